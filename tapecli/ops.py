@@ -1,0 +1,315 @@
+"""The primitive table: every op's numpy forward beside its vector-Jacobian product.
+
+A VJP row reads `lambda g, ans, x, y: ...`: the adjoint `g` of the output
+`ans`, then the op's inputs, returning the adjoint of one input. VJPs use
+tapecli ops only (never numpy on raw arrays), so the backward pass is itself
+recorded and can be differentiated again. Derivative conventions at kinks are
+those of EXPRESSIONS.md: abs'(0) = sign' = relu'(0) = 0, ties of min/max go to
+the first argument, sqrt'(0) = inf, d/db a**b = 0 where a == 0.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from .primitive import Primitive
+from .tensor import Tensor, constant
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _scalar_sign(x: float) -> float:
+    return (x > 0) - (x < 0) if x == x else x
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def _scalar_sigmoid(x: float) -> float:
+    e = math.exp(-abs(x))
+    return (1.0 if x >= 0 else e) / (1.0 + e)
+
+
+def _softplus(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0)
+
+
+def _scalar_softplus(x: float) -> float:
+    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
+
+
+def _scatter(g, *, index, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def _matmul(a, b):
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul needs matrices (rank >= 2), got shapes {a.shape} and {b.shape}")
+    return np.matmul(a, b)
+
+
+def _sum(x, *, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+# ---- arithmetic ---------------------------------------------------------------
+add = Primitive("add", np.add, operator.add)
+subtract = Primitive("subtract", np.subtract, operator.sub)
+multiply = Primitive("multiply", np.multiply, operator.mul)
+divide = Primitive("divide", np.divide, operator.truediv)
+negative = Primitive("negative", np.negative, operator.neg)
+pow = Primitive("pow", np.power, math.pow)
+square = Primitive("square", np.square, lambda x: x * x)
+
+# ---- elementwise functions ------------------------------------------------------
+sin = Primitive("sin", np.sin, math.sin)
+cos = Primitive("cos", np.cos, math.cos)
+tan = Primitive("tan", np.tan, math.tan)
+asin = Primitive("asin", np.arcsin, math.asin)
+acos = Primitive("acos", np.arccos, math.acos)
+atan = Primitive("atan", np.arctan, math.atan)
+sinh = Primitive("sinh", np.sinh, math.sinh)
+cosh = Primitive("cosh", np.cosh, math.cosh)
+tanh = Primitive("tanh", np.tanh, math.tanh)
+asinh = Primitive("asinh", np.arcsinh, math.asinh)
+acosh = Primitive("acosh", np.arccosh, math.acosh)
+atanh = Primitive("atanh", np.arctanh, math.atanh)
+exp = Primitive("exp", np.exp, math.exp)
+expm1 = Primitive("expm1", np.expm1, math.expm1)
+log = Primitive("log", np.log, math.log)
+log2 = Primitive("log2", np.log2, math.log2)
+log10 = Primitive("log10", np.log10, math.log10)
+log1p = Primitive("log1p", np.log1p, math.log1p)
+sqrt = Primitive("sqrt", np.sqrt, math.sqrt)
+cbrt = Primitive("cbrt", np.cbrt, math.cbrt)
+abs = Primitive("abs", np.abs, math.fabs)
+sign = Primitive("sign", np.sign, _scalar_sign)
+sigmoid = Primitive("sigmoid", _sigmoid, _scalar_sigmoid)
+softplus = Primitive("softplus", _softplus, _scalar_softplus)
+relu = Primitive("relu", lambda x: np.maximum(x, 0.0), lambda x: x if x > 0 or x != x else 0.0)
+atan2 = Primitive("atan2", np.arctan2, math.atan2)
+hypot = Primitive("hypot", np.hypot, math.hypot)
+maximum = Primitive("maximum", np.maximum)
+minimum = Primitive("minimum", np.minimum)
+where = Primitive("where", np.where)
+
+# ---- shapes, reductions, linear algebra ---------------------------------------
+_reduce_sum = Primitive("reduce_sum", _sum)
+_broadcast_to = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape))
+_reshape = Primitive("reshape", lambda x, *, shape: np.reshape(x, shape))
+getitem = Primitive("getitem", lambda x, *, index: x[index])
+scatter = Primitive("scatter", _scatter)
+_stack = Primitive("stack", lambda *xs, axis=0: np.stack(xs, axis))
+_transpose = Primitive("transpose", lambda x, *, perm=None: np.transpose(x, perm))
+matrix_transpose = Primitive("matrix_transpose", lambda x: np.swapaxes(x, -1, -2))
+matmul = Primitive("matmul", _matmul)
+_cast = Primitive("cast", lambda x, *, dtype: x.astype(dtype))
+identity = Primitive("identity", lambda x: x, lambda x: x)
+
+# ---- no gradient: comparisons, constants of a shape, stop_gradient --------------
+less = Primitive("less", np.less, operator.lt)
+less_equal = Primitive("less_equal", np.less_equal, operator.le)
+greater = Primitive("greater", np.greater, operator.gt)
+greater_equal = Primitive("greater_equal", np.greater_equal, operator.ge)
+equal = Primitive("equal", np.equal, operator.eq)
+not_equal = Primitive("not_equal", np.not_equal, operator.ne)
+ones_like = Primitive("ones_like", lambda x: np.ones_like(x, dtype=np.float64), lambda x: 1.0)
+zeros_like = Primitive("zeros_like", lambda x: np.zeros_like(x, dtype=np.float64),
+                       lambda x: 0.0)
+stop_gradient = Primitive("stop_gradient", lambda x: x, lambda x: x)
+
+
+# ---- vector-Jacobian products ---------------------------------------------------
+def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
+    """Sum `g` back to the shape of `x`, undoing numpy broadcasting."""
+    if g.shape == x.shape:
+        return g
+    lead = g.ndim - x.ndim
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(x.shape) if n == 1 and g.shape[lead + i] != 1)
+    return reshape(reduce_sum(g, axis=axes), shape=x.shape)
+
+
+def _safe(x: Tensor, bad: Tensor) -> Tensor:
+    # Replace entries where `bad` holds, so that the untaken branch of a where
+    # cannot turn a zero adjoint into 0 * inf = nan, now or in a later derivative.
+    return where(bad, 1.0, x)
+
+
+def _pow_vjp_base(g, ans, a, b):
+    return unbroadcast(where(equal(b, 0.0), 0.0, g * b * a ** (b - 1.0)), a)
+
+
+def _pow_vjp_exponent(g, ans, a, b):
+    a_is_zero = equal(a, 0.0)
+    return unbroadcast(where(a_is_zero, 0.0, g * ans * log(_safe(a, a_is_zero))), b)
+
+
+def _hypot_vjp(g, ans, a, b, first):
+    at_origin = equal(ans, 0.0)
+    return unbroadcast(where(at_origin, 0.0, g * (a if first else b) / _safe(ans, at_origin)),
+                       a if first else b)
+
+
+def _reduce_sum_vjp(g, ans, x, *, axis=None, keepdims=False):
+    if not keepdims and axis is not None:
+        axes = (axis,) if isinstance(axis, int) else axis
+        kept = list(x.shape)
+        for a in axes:
+            kept[a % x.ndim] = 1
+        g = reshape(g, shape=tuple(kept))
+    return broadcast_to(g, shape=x.shape)
+
+
+class _EachInput:
+    """VJPs of a variadic primitive: `vjps[i]` for any input position i."""
+
+    def __init__(self, vjp):
+        self._vjp = vjp
+
+    def __getitem__(self, i):
+        return lambda g, ans, *inputs, **params: self._vjp(i, g, ans, *inputs, **params)
+
+
+add.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
+           lambda g, ans, x, y: unbroadcast(g, y))
+subtract.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
+                lambda g, ans, x, y: unbroadcast(-g, y))
+multiply.defvjp(lambda g, ans, x, y: unbroadcast(g * y, x),
+                lambda g, ans, x, y: unbroadcast(g * x, y))
+divide.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x),
+              lambda g, ans, x, y: unbroadcast(-g * ans / y, y))
+negative.defvjp(lambda g, ans, x: -g)
+pow.defvjp(_pow_vjp_base, _pow_vjp_exponent)
+square.defvjp(lambda g, ans, x: g * (2.0 * x))
+
+sin.defvjp(lambda g, ans, x: g * cos(x))
+cos.defvjp(lambda g, ans, x: -g * sin(x))
+tan.defvjp(lambda g, ans, x: g * (1.0 + square(ans)))
+asin.defvjp(lambda g, ans, x: g / sqrt(1.0 - square(x)))
+acos.defvjp(lambda g, ans, x: -g / sqrt(1.0 - square(x)))
+atan.defvjp(lambda g, ans, x: g / (1.0 + square(x)))
+sinh.defvjp(lambda g, ans, x: g * cosh(x))
+cosh.defvjp(lambda g, ans, x: g * sinh(x))
+tanh.defvjp(lambda g, ans, x: g * (1.0 - square(ans)))
+asinh.defvjp(lambda g, ans, x: g / sqrt(square(x) + 1.0))
+acosh.defvjp(lambda g, ans, x: g / sqrt(square(x) - 1.0))
+atanh.defvjp(lambda g, ans, x: g / (1.0 - square(x)))
+exp.defvjp(lambda g, ans, x: g * ans)
+expm1.defvjp(lambda g, ans, x: g * (ans + 1.0))
+log.defvjp(lambda g, ans, x: g / x)
+log2.defvjp(lambda g, ans, x: g / (x * _LN2))
+log10.defvjp(lambda g, ans, x: g / (x * _LN10))
+log1p.defvjp(lambda g, ans, x: g / (x + 1.0))
+sqrt.defvjp(lambda g, ans, x: g / (2.0 * ans))
+cbrt.defvjp(lambda g, ans, x: g / (3.0 * square(ans)))
+abs.defvjp(lambda g, ans, x: g * sign(x))
+sign.defvjp(lambda g, ans, x: zeros_like(g))
+sigmoid.defvjp(lambda g, ans, x: g * (ans * (1.0 - ans)))
+softplus.defvjp(lambda g, ans, x: g * sigmoid(x))
+relu.defvjp(lambda g, ans, x: where(greater(x, 0.0), g, 0.0))
+atan2.defvjp(lambda g, ans, y, x: unbroadcast(g * x / (square(x) + square(y)), y),
+             lambda g, ans, y, x: unbroadcast(-g * y / (square(x) + square(y)), x))
+hypot.defvjp(lambda g, ans, a, b: _hypot_vjp(g, ans, a, b, True),
+             lambda g, ans, a, b: _hypot_vjp(g, ans, a, b, False))
+maximum.defvjp(lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), g, 0.0), x),
+               lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), 0.0, g), y))
+minimum.defvjp(lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), g, 0.0), x),
+               lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), 0.0, g), y))
+where.defvjp(None,
+             lambda g, ans, c, x, y: unbroadcast(where(c, g, 0.0), x),
+             lambda g, ans, c, x, y: unbroadcast(where(c, 0.0, g), y))
+
+_reduce_sum.defvjp(_reduce_sum_vjp)
+_broadcast_to.defvjp(lambda g, ans, x, *, shape: unbroadcast(g, x))
+_reshape.defvjp(lambda g, ans, x, *, shape: reshape(g, shape=x.shape))
+getitem.defvjp(lambda g, ans, x, *, index: scatter(g, index=index, shape=x.shape))
+scatter.defvjp(lambda g, ans, x, *, index, shape: getitem(g, index=index))
+_stack.vjps = _EachInput(lambda i, g, ans, *xs, axis=0:
+                        getitem(g, index=(slice(None),) * (axis % ans.ndim) + (i,)))
+_transpose.defvjp(lambda g, ans, x, *, perm=None:
+                 transpose(g, perm=None if perm is None else tuple(np.argsort(perm))))
+matrix_transpose.defvjp(lambda g, ans, x: matrix_transpose(g))
+matmul.defvjp(lambda g, ans, a, b: unbroadcast(matmul(g, matrix_transpose(b)), a),
+              lambda g, ans, a, b: unbroadcast(matmul(matrix_transpose(a), g), b))
+_cast.defvjp(lambda g, ans, x, *, dtype: cast(g, dtype=x.dtype) if x.dtype.kind == "f" else None)
+identity.defvjp(lambda g, ans, x: g)
+
+
+# ---- public signatures of the ops with static parameters (TensorFlow's) -----------
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def reduce_sum(input_tensor, axis=None, keepdims=False) -> Tensor:
+    return _reduce_sum(input_tensor, axis=_axis(axis), keepdims=keepdims)
+
+
+def broadcast_to(input, shape) -> Tensor:  # noqa: A002  (TensorFlow's argument name)
+    shape = tuple(shape)
+    if isinstance(input, Tensor) and input.shape == shape:
+        return input
+    return _broadcast_to(input, shape=shape)
+
+
+def reshape(tensor, shape) -> Tensor:
+    return _reshape(tensor, shape=tuple(shape) if isinstance(shape, (list, tuple)) else shape)
+
+
+def stack(values, axis=0) -> Tensor:
+    return _stack(*values, axis=axis)
+
+
+def transpose(a, perm=None) -> Tensor:
+    return _transpose(a, perm=_axis(perm))
+
+
+def cast(x, dtype) -> Tensor:
+    return _cast(x, dtype=np.dtype(dtype))
+
+
+# ---- composites: built from the primitives above, differentiable through them -----
+def divide_no_nan(x, y) -> Tensor:
+    zero = equal(y, 0.0)
+    return where(zero, 0.0, divide(x, _safe(y, zero)))
+
+
+def log_base(x, base) -> Tensor:
+    return log(x) / log(base)
+
+
+def reduce_mean(x, axis=None, keepdims=False) -> Tensor:
+    x = _tensor(x)
+    total = reduce_sum(x, axis=axis, keepdims=keepdims)
+    return total / float(x._value.size // max(total._value.size, 1))
+
+
+def clip_by_value(t, clip_value_min, clip_value_max) -> Tensor:
+    return minimum(maximum(t, clip_value_min), clip_value_max)
+
+
+def clip_by_norm(t, clip_norm, axes=None) -> Tensor:
+    """Scale `t` so that its L2 norm (over `axes`) is at most `clip_norm`."""
+    l2sum = reduce_sum(square(t), axis=axes, keepdims=True)
+    positive = greater(l2sum, 0.0)
+    l2norm = where(positive, sqrt(where(positive, l2sum, 1.0)), l2sum)
+    return t * clip_norm / maximum(l2norm, clip_norm)
+
+
+def zeros(shape, dtype=np.float64) -> Tensor:
+    return constant(np.zeros(shape, dtype=dtype))
+
+
+def ones(shape, dtype=np.float64) -> Tensor:
+    return constant(np.ones(shape, dtype=dtype))
+
+
+def _tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else constant(x)

@@ -1,0 +1,61 @@
+"""Primitives: named numpy functions with vector-Jacobian products, applied under the tape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import tape as _tape
+from .tensor import Tensor, Variable, constant
+
+# Observers of every op call (see tapecli.plan): each gets (primitive, inputs, params, output).
+_observers: list = []
+
+
+class Primitive:
+    """An op of the tape: `forward` on numpy arrays, one VJP per tensor input.
+
+    Positional arguments are tensor inputs (numbers and arrays are made
+    constants); keyword arguments are static parameters such as `axis`.
+    A VJP is `vjp(g, ans, *inputs, **params)` written with tapecli ops, so that
+    it can be recorded and differentiated again. `None` marks an input that has
+    no gradient; a primitive without VJPs (a comparison) is never recorded.
+    """
+
+    __slots__ = ("name", "forward", "vjps", "scalar")
+
+    def __init__(self, name: str, forward: Callable, scalar: Callable | None = None):
+        self.name = name
+        self.forward = forward
+        self.vjps: tuple = ()
+        # An optional float -> float implementation for the one-point fast path.
+        self.scalar = scalar
+
+    def defvjp(self, *vjps) -> None:
+        self.vjps = vjps
+
+    def __call__(self, *args, **params) -> Tensor:
+        inputs = tuple(_input(a) for a in args)
+        value = self.forward(*(x._value for x in inputs), **params)
+        output = Tensor(value if type(value) is np.ndarray else np.asarray(value))
+        if self.vjps and _tape._active_tapes:
+            _tape.record(self, inputs, params, output)
+        for observe in _observers:
+            observe(self, inputs, params, output)
+        return output
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def _input(value) -> Tensor:
+    if type(value) is Tensor:
+        return value
+    if type(value) is Variable:
+        if value.trainable and _tape._active_tapes:
+            _tape.variable_accessed(value)
+        return value._read()
+    if isinstance(value, Tensor):
+        return value
+    return constant(value)

@@ -1,0 +1,273 @@
+"""The tape: recording op calls, and the backward walk that turns them into gradients.
+
+A tape is an append-only list of records `(primitive, inputs, params, output)`.
+Reverse record order is a topological order, so the backward pass is a plain
+loop. Vector-Jacobian products are built from tapecli ops, so while one tape
+runs its backward pass, every enclosing tape records it: that is all it takes
+for second and higher derivatives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from enum import Enum
+
+import numpy as np
+
+from .tensor import Tensor, Variable, constant
+
+# Tapes currently inside their `with` block, outermost first.
+_active_tapes: list[GradientTape] = []
+
+
+class UnconnectedGradients(str, Enum):
+    NONE = "none"
+    ZERO = "zero"
+
+
+def record(primitive, inputs: tuple[Tensor, ...], params: dict, output: Tensor) -> None:
+    """Append the op to every active tape that watches one of its inputs."""
+    for tape in _active_tapes:
+        if tape._paused:
+            continue
+        connected = tape._connected
+        for x in inputs:
+            if x._id in connected:
+                tape._records.append((primitive, inputs, params, output))
+                connected.add(output._id)
+                break
+
+
+def variable_accessed(variable: Variable) -> None:
+    """A trainable variable was read: tapes that watch accessed variables watch it."""
+    for tape in _active_tapes:
+        if tape._watch_accessed_variables and not tape._paused:
+            tape._watch_one(variable)
+
+
+def is_recording() -> bool:
+    return any(not tape._paused for tape in _active_tapes)
+
+
+class GradientTape:
+    """Records operations on watched tensors so that gradients can be taken.
+
+    As in TensorFlow: trainable Variables read inside the block are watched
+    automatically (unless `watch_accessed_variables=False`), other tensors with
+    `watch`. A non-persistent tape computes one set of gradients; a persistent
+    one any number. Tapes nest: a tape that watches `x` also records the
+    gradient computations of the tapes inside it, so it can differentiate them.
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+        self._persistent = persistent
+        self._watch_accessed_variables = watch_accessed_variables
+        self._records: list = []
+        self._connected: set[int] = set()
+        self._watched_variables: dict[int, Variable] = {}
+        self._paused = False
+        self._used = False
+
+    # -- context -----------------------------------------------------------
+    def __enter__(self) -> GradientTape:
+        if self in _active_tapes:
+            raise ValueError("this GradientTape is already recording")
+        _active_tapes.append(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _active_tapes.remove(self)
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Temporarily stop recording operations on this tape."""
+        was_paused, self._paused = self._paused, True
+        try:
+            yield
+        finally:
+            self._paused = was_paused
+
+    def reset(self) -> None:
+        """Forget everything recorded and watched so far."""
+        self._records.clear()
+        self._connected.clear()
+        self._watched_variables.clear()
+        self._used = False
+
+    # -- watching ----------------------------------------------------------
+    def watch(self, tensor) -> None:
+        """Ensure `tensor` (or every tensor of a list, tuple or dict) is traced."""
+        for t in _flatten(tensor):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"can only watch tensors, not {type(t).__name__}")
+            if t.dtype.kind != "f":
+                raise TypeError(f"cannot watch a tensor of dtype {t.dtype}: "
+                                "gradients need floating point")
+            self._watch_one(t)
+
+    def _watch_one(self, tensor: Tensor) -> None:
+        self._connected.add(tensor._id)
+        if isinstance(tensor, Variable):
+            self._watched_variables.setdefault(tensor._id, tensor)
+
+    def watched_variables(self) -> tuple[Variable, ...]:
+        return tuple(self._watched_variables.values())
+
+    # -- gradients ---------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """d(sum of target)/d(source) for each source, shaped like `sources`.
+
+        `target` may be a tensor or a list of tensors (their gradients add up);
+        `output_gradients` weights the target (one tensor per target).
+        A source the target does not depend on gives None, or zeros with
+        `unconnected_gradients="zero"`.
+        """
+        self._check_usable("gradient")
+        unconnected = UnconnectedGradients(unconnected_gradients)
+        targets = [_as_tensor(t) for t in _flatten(target)]
+        if output_gradients is None:
+            seeds = [_ops.ones_like(t) for t in targets]
+        else:
+            seeds = [_as_tensor(g) for g in _flatten(output_gradients)]
+            if len(seeds) != len(targets):
+                raise ValueError(f"{len(seeds)} output_gradients for {len(targets)} targets")
+        flat_sources = _flatten(sources)
+        for s in flat_sources:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"sources must be tensors or variables, "
+                                f"not {type(s).__name__}")
+        adjoints = self._backward(targets, seeds, flat_sources)
+        grads = []
+        for s in flat_sources:
+            g = adjoints.get(s._id)
+            if g is None and unconnected is UnconnectedGradients.ZERO:
+                g = _ops.zeros_like(s)
+            grads.append(g)
+        return _unflatten(sources, grads)
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """d(target)/d(source) of shape target.shape + source.shape, for each source."""
+        self._check_usable("jacobian")
+        unconnected = UnconnectedGradients(unconnected_gradients)
+        target = _as_tensor(target)
+        flat_sources = _flatten(sources)
+        size = int(np.prod(target.shape))
+        rows: list[list] = [[] for _ in flat_sources]
+        for k in range(size):
+            seed = np.zeros(size)
+            seed[k] = 1.0
+            adjoints = self._backward([target], [constant(seed.reshape(target.shape))],
+                                      flat_sources)
+            for row, s in zip(rows, flat_sources):
+                row.append(adjoints.get(s._id))
+        jacobians = []
+        for row, s in zip(rows, flat_sources):
+            if all(g is None for g in row):
+                jacobians.append(None if unconnected is UnconnectedGradients.NONE else
+                                 _ops.zeros(target.shape + s.shape))
+                continue
+            row = [_ops.zeros_like(s) if g is None else g for g in row]
+            jacobians.append(_ops.reshape(_ops.stack(row), shape=target.shape + s.shape))
+        return _unflatten(sources, jacobians)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example Jacobian: target[b, ...] by source[b, ...] for each batch row b.
+
+        Rows must be independent of each other, as in TensorFlow.
+        """
+        self._check_usable("batch_jacobian")
+        target = _as_tensor(target)
+        batch, inner = target.shape[0], target.shape[1:]
+        size = int(np.prod(inner))
+        columns = []
+        for k in range(size):
+            seed = np.zeros((batch, size))
+            seed[:, k] = 1.0
+            adjoints = self._backward([target], [constant(seed.reshape(target.shape))],
+                                      [source])
+            g = adjoints.get(source._id)
+            if g is None:
+                if UnconnectedGradients(unconnected_gradients) is UnconnectedGradients.NONE:
+                    return None
+                g = _ops.zeros_like(source)
+            columns.append(g)
+        stacked = _ops.stack(columns, axis=1)  # (batch, size, *source.shape[1:])
+        return _ops.reshape(stacked, shape=(batch, *inner, *source.shape[1:]))
+
+    def _check_usable(self, what: str) -> None:
+        if self._used and not self._persistent:
+            raise RuntimeError(f"A non-persistent GradientTape can only be used to compute "
+                               f"one set of gradients (or jacobians); this {what} call is "
+                               "its second. Use GradientTape(persistent=True).")
+        self._used = True
+
+    def _backward(self, targets, seeds, sources) -> dict[int, Tensor]:
+        """Adjoints of every recorded tensor that lies between `sources` and `targets`."""
+        records = self._records[:]  # a persistent tape may record our own ops meanwhile
+        # Forward reachability: only inputs that depend on a source need VJPs.
+        reaches = {s._id for s in sources}
+        for _, inputs, _, output in records:
+            for x in inputs:
+                if x._id in reaches:
+                    reaches.add(output._id)
+                    break
+        adjoints: dict[int, Tensor] = {}
+        for t, seed in zip(targets, seeds):
+            if t._id in reaches:
+                _accumulate(adjoints, t._id, _ops.broadcast_to(seed, shape=t.shape))
+        keep = reaches.intersection(s._id for s in sources)
+        # A non-persistent tape does not record its own backward pass.
+        pause = contextlib.nullcontext() if self._persistent else self.stop_recording()
+        with pause:
+            for primitive, inputs, params, output in reversed(records):
+                g = adjoints.get(output._id) if output._id in keep else \
+                    adjoints.pop(output._id, None)
+                if g is None:
+                    continue
+                for i, x in enumerate(inputs):
+                    if x._id in reaches:
+                        vjp = primitive.vjps[i]
+                        if vjp is not None:
+                            _accumulate(adjoints, x._id, vjp(g, output, *inputs, **params))
+        return adjoints
+
+
+def _accumulate(adjoints: dict[int, Tensor], key: int, contribution: Tensor) -> None:
+    previous = adjoints.get(key)
+    # A recorded add, never += in place: an outer tape may be watching both terms.
+    adjoints[key] = contribution if previous is None else _ops.add(previous, contribution)
+
+
+def _as_tensor(value) -> Tensor:
+    if isinstance(value, Variable):
+        return value
+    return value if isinstance(value, Tensor) else constant(value)
+
+
+def _flatten(structure) -> list:
+    if isinstance(structure, dict):
+        return [leaf for key in structure for leaf in _flatten(structure[key])]
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _flatten(item)]
+    return [structure]
+
+
+def _unflatten(structure, leaves: list):
+    it = iter(leaves)
+
+    def rebuild(s):
+        if isinstance(s, dict):
+            return {key: rebuild(s[key]) for key in s}
+        if isinstance(s, (list, tuple)):
+            items = [rebuild(item) for item in s]
+            return items if isinstance(s, list) else type(s)(items) \
+                if not hasattr(s, "_fields") else type(s)(*items)
+        return next(it)
+
+    return rebuild(structure)
+
+
+from . import ops as _ops  # noqa: E402
