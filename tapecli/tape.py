@@ -18,6 +18,8 @@ from .tensor import Tensor, Variable, constant
 
 # Tapes currently inside their `with` block, outermost first.
 _active_tapes: list[GradientTape] = []
+# The primitive whose VJP is running, so that tapecli.domain can name it.
+differentiating = None
 
 
 class UnconnectedGradients(str, Enum):
@@ -231,8 +233,18 @@ class GradientTape:
                     if x._id in reaches:
                         vjp = primitive.vjps[i]
                         if vjp is not None:
-                            _accumulate(adjoints, x._id, vjp(g, output, *inputs, **params))
+                            _accumulate(adjoints, x._id, _run_vjp(primitive, vjp, g, output,
+                                                                  inputs, params))
         return adjoints
+
+
+def _run_vjp(primitive, vjp, g, output, inputs, params):
+    global differentiating
+    outer, differentiating = differentiating, primitive
+    try:
+        return vjp(g, output, *inputs, **params)
+    finally:
+        differentiating = outer
 
 
 def _accumulate(adjoints: dict[int, Tensor], key: int, contribution: Tensor) -> None:
