@@ -66,3 +66,4 @@ from .derivatives import jacobian  # noqa: E402  (the expression-level Jacobian)
 from .errors import DataError, ExpressionSyntaxError, TapecliError, UsageError  # noqa: E402
 from .expression import Expression  # noqa: E402
 from .parser import parse  # noqa: E402
+from . import optimizers  # noqa: E402
