@@ -206,8 +206,9 @@ class GradientTape:
                                "its second. Use GradientTape(persistent=True).")
         self._used = True
 
-    def _backward(self, targets, seeds, sources) -> dict[int, Tensor]:
-        """Adjoints of every recorded tensor that lies between `sources` and `targets`."""
+    def _backward(self, targets, seeds, sources, keep_all: bool = False) -> dict[int, Tensor]:
+        """Adjoints of the `sources` (with `keep_all`, of every recorded tensor
+        between `sources` and `targets`: tapecli.trace shows them)."""
         records = self._records[:]  # a persistent tape may record our own ops meanwhile
         # Forward reachability: only inputs that depend on a source need VJPs.
         reaches = {s._id for s in sources}
@@ -220,7 +221,7 @@ class GradientTape:
         for t, seed in zip(targets, seeds):
             if t._id in reaches:
                 _accumulate(adjoints, t._id, _ops.broadcast_to(seed, shape=t.shape))
-        keep = reaches.intersection(s._id for s in sources)
+        keep = reaches if keep_all else reaches.intersection(s._id for s in sources)
         # A non-persistent tape does not record its own backward pass.
         pause = contextlib.nullcontext() if self._persistent else self.stop_recording()
         with pause:
