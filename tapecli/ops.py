@@ -144,7 +144,10 @@ def _safe(x: Tensor, bad: Tensor) -> Tensor:
 
 
 def _pow_vjp_base(g, ans, a, b):
-    return unbroadcast(where(equal(b, 0.0), 0.0, g * b * a ** (b - 1.0)), a)
+    # Only a == b == 0 needs a guard (0 * 0**-1 = nan; d/da a**0 = 0). Guarding every
+    # b == 0 would hide this VJP's own derivative in b there, which is a**-1.
+    both_zero = where(equal(a, 0.0), equal(b, 0.0), False)
+    return unbroadcast(where(both_zero, 0.0, g * b * _safe(a, both_zero) ** (b - 1.0)), a)
 
 
 def _pow_vjp_exponent(g, ans, a, b):
