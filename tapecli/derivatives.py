@@ -1,99 +1,89 @@
 """Derivative drivers: value, gradient, Hessian, any mixed partial, Jacobian.
 
-Every one of them runs an Expression's ops under GradientTapes, nested for
-higher orders: no finite differences, no symbolic algebra. A point maps names to
-floats or arrays; they are broadcast together, so a batch of N rows is one call
-and one pass over the tape.
+Each driver is a *program*: tensors for the variables in, result tensors out,
+running the Expression's ops under GradientTapes (nested for higher orders): no
+finite differences, no symbolic algebra. A program runs on the tape directly,
+or, the usual way, is recorded once into a compiled plan (tapecli.plan) that
+replays the very same ops for every later point. A point maps names to floats
+or arrays; they are broadcast together, so a batch of N rows is one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .errors import DataError
 from .expression import Expression
+from .plan import NotCompilable, Plan, compile_program
 from .tape import GradientTape
 from .tensor import Tensor, constant
 
 ZERO = "zero"
+Program = Callable[[list[Tensor]], list[Tensor]]
+_use_plans = True
 
 
-def _point_tensors(variables: Sequence[str], point: Mapping, wrt: Sequence[str] = ()
-                   ) -> tuple[dict[str, Tensor], tuple[int, ...]]:
-    """One float64 tensor per variable, all of the point's broadcast shape."""
-    for name in variables:
-        if name not in point:
-            raise DataError(f"variable {name!r} has no value")
-    names = list(dict.fromkeys([*variables, *(n for n in wrt if n in point)]))
+@contextlib.contextmanager
+def tape_only():
+    """Run every driver on the tape itself, op by op (for tracing and diagnosis)."""
+    global _use_plans
+    previous, _use_plans = _use_plans, False
     try:
-        arrays = np.broadcast_arrays(*(np.asarray(point[n], dtype=np.float64) for n in names))
-    except ValueError as e:
-        raise DataError(f"the point's arrays do not broadcast together: {e}") from None
-    except TypeError as e:
-        raise DataError(f"a point value is not a number: {e}") from None
-    shape = arrays[0].shape if arrays else ()
-    env = {n: constant(a) for n, a in zip(names, arrays)}
-    for n in wrt:  # a variable the expression lacks: its derivatives are zero
-        env.setdefault(n, constant(np.zeros(shape)))
-    return env, shape
+        yield
+    finally:
+        _use_plans = previous
 
 
-def _full(value: Tensor, shape: tuple[int, ...]) -> np.ndarray:
-    # A constant expression still gives one value per row of the batch.
-    return np.broadcast_to(value.numpy(), shape).copy() if value.shape != shape else value.numpy()
+# ---- programs: what each driver computes, as tape code ---------------------------
+def _value_program(exprs: tuple[Expression, ...], names: tuple[str, ...], wrt) -> Program:
+    def program(xs):
+        env = dict(zip(names, xs))
+        return [e(env) for e in exprs]
+    return program
 
 
-def value(expr: Expression, point: Mapping) -> np.ndarray:
-    env, shape = _point_tensors(expr.variables, point)
-    with np.errstate(all="ignore"):
-        return _full(expr(env), shape)
-
-
-def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
-    wrt = list(expr.variables if wrt is None else wrt)
-    env, shape = _point_tensors(expr.variables, point, wrt)
-    sources = [env[n] for n in wrt]
-    with np.errstate(all="ignore"):
+def _gradient_program(exprs, names, wrt) -> Program:
+    def program(xs):
+        env = dict(zip(names, xs))
+        sources = [env[n] for n in wrt]
         with GradientTape() as tape:
             tape.watch(sources)
-            f = expr(env)
-        grads = tape.gradient(f, sources, unconnected_gradients=ZERO)
-    return _full(f, shape), _stack([_full(g, shape) for g in grads], shape)
+            f = exprs[0](env)
+        return [f, *tape.gradient(f, sources, unconnected_gradients=ZERO)]
+    return program
 
 
-def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
-    wrt = list(expr.variables if wrt is None else wrt)
-    env, shape = _point_tensors(expr.variables, point, wrt)
-    sources = [env[n] for n in wrt]
-    with np.errstate(all="ignore"):
+def _hessian_program(exprs, names, wrt) -> Program:
+    def program(xs):
+        env = dict(zip(names, xs))
+        sources = [env[n] for n in wrt]
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
             with GradientTape() as inner:
                 inner.watch(sources)
-                f = expr(env)
+                f = exprs[0](env)
             grads = inner.gradient(f, sources, unconnected_gradients=ZERO)
         rows = [outer.gradient(g, sources, unconnected_gradients=ZERO) for g in grads]
-    hess = np.stack([_stack([_full(h, shape) for h in row], shape) for row in rows], axis=-2) \
-        if wrt else np.zeros(shape + (0, 0))
-    return _full(f, shape), _stack([_full(g, shape) for g in grads], shape), hess
+        return [f, *grads, *(h for row in rows for h in row)]
+    return program
 
 
-def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
-    """d^k f / d wrt[0] d wrt[1] ... : one tape per differentiation, nested."""
-    wrt = list(wrt)
-    env, shape = _point_tensors(expr.variables, point, wrt)
-    # tapes[k] takes the (k+1)-th derivative, so it must enclose tapes[:k].
-    tapes = [GradientTape() for _ in wrt]
-    with np.errstate(all="ignore"):
+def _derivative_program(exprs, names, wrt) -> Program:
+    def program(xs):
+        env = dict(zip(names, xs))
+        # tapes[k] takes the (k+1)-th derivative, so it must enclose tapes[:k].
+        tapes = [GradientTape() for _ in wrt]
         entered = []
         try:
             for tape, name in zip(reversed(tapes), reversed(wrt)):
                 tape.__enter__()
                 entered.append(tape)
                 tape.watch(env[name])
-            f = d = expr(env)
+            f = d = exprs[0](env)
             for tape, name in zip(tapes, wrt):
                 tape.__exit__(None, None, None)
                 entered.remove(tape)
@@ -101,25 +91,111 @@ def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
         finally:
             for tape in reversed(entered):
                 tape.__exit__(None, None, None)
-    return _full(f, shape), _full(d, shape)
+        return [f, d]
+    return program
+
+
+def _jacobian_program(exprs, names, wrt) -> Program:
+    def program(xs):
+        env = dict(zip(names, xs))
+        sources = [env[n] for n in wrt]
+        with GradientTape(persistent=True) as tape:
+            tape.watch(sources)
+            values = [e(env) for e in exprs]
+        rows = [tape.gradient(f, sources, unconnected_gradients=ZERO) for f in values]
+        return [*values, *(g for row in rows for g in row)]
+    return program
+
+
+# ---- running a program at a point ---------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _plan(make: Callable, exprs: tuple, names: tuple, wrt: tuple) -> Plan | None:
+    try:
+        return compile_program(make(exprs, names, wrt), len(names))
+    except NotCompilable:
+        return None
+
+
+def _run(make: Callable, exprs: tuple[Expression, ...], point: Mapping, wrt: tuple[str, ...]
+         ) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
+    names = variables + tuple(n for n in dict.fromkeys(wrt) if n not in variables)
+    inputs, shape = _inputs(variables, names, point)
+    plan = _plan(make, exprs, names, wrt) if _use_plans else None
+    if plan is not None:
+        return plan.run(inputs, shape), shape
+    with np.errstate(all="ignore"):
+        outputs = make(exprs, names, wrt)([constant(x) for x in inputs])
+    return [_full(t.numpy(), shape) for t in outputs], shape
+
+
+def _inputs(variables, names, point: Mapping) -> tuple[list, tuple[int, ...]]:
+    """The point's values for `names`, broadcast together; missing wrt names are 0."""
+    try:
+        values = [point[n] if n in point or n in variables else 0.0 for n in names]
+    except KeyError as e:
+        raise DataError(f"variable {e.args[0]!r} has no value") from None
+    if all(type(v) is float or type(v) is int for v in values):
+        return [float(v) for v in values], ()  # one point: the fast path needs no arrays
+    try:
+        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in values))
+    except ValueError as e:
+        raise DataError(f"the point's arrays do not broadcast together: {e}") from None
+    except TypeError as e:
+        raise DataError(f"a point value is not a number: {e}") from None
+    return arrays, (arrays[0].shape if arrays else ())
+
+
+def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    # A constant expression still gives one value per row of the batch.
+    return value if value.shape == shape else np.broadcast_to(value, shape).copy()
+
+
+def _stack(arrays: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    return np.stack(arrays, axis=-1) if len(arrays) else np.zeros(shape + (0,))
+
+
+def _matrix(arrays: Sequence[np.ndarray], rows: int, cols: int,
+            shape: tuple[int, ...]) -> np.ndarray:
+    if not rows or not cols:
+        return np.zeros(shape + (rows, cols))
+    return np.stack(arrays, axis=-1).reshape(shape + (rows, cols))
+
+
+# ---- the drivers ------------------------------------------------------------------------
+def value(expr: Expression, point: Mapping) -> np.ndarray:
+    """The expression's value at `point`, of the point's broadcast shape."""
+    (f,), _ = _run(_value_program, (expr,), point, ())
+    return f
+
+
+def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
+    """`(value, gradient)`, the gradient's last axis following `wrt`."""
+    wrt = tuple(expr.variables if wrt is None else wrt)
+    (f, *grads), shape = _run(_gradient_program, (expr,), point, wrt)
+    return f, _stack(grads, shape)
+
+
+def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
+    """`(value, gradient, hessian)`: a reverse pass over the recorded gradient per row."""
+    wrt = tuple(expr.variables if wrt is None else wrt)
+    n = len(wrt)
+    (f, *rest), shape = _run(_hessian_program, (expr,), point, wrt)
+    return f, _stack(rest[:n], shape), _matrix(rest[n:], n, n, shape)
+
+
+def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
+    """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation, nested."""
+    (f, d), _ = _run(_derivative_program, (expr,), point, tuple(wrt))
+    return f, d
 
 
 def jacobian(expressions: Sequence[Expression], point: Mapping,
              wrt: Sequence[str] | None = None):
     """`(values, jacobian)` of several expressions: shapes (..., m) and (..., m, n)."""
-    variables = list(dict.fromkeys(v for e in expressions for v in e.variables))
-    wrt = variables if wrt is None else list(wrt)
-    env, shape = _point_tensors(variables, point, wrt)
-    sources = [env[n] for n in wrt]
-    with np.errstate(all="ignore"):
-        with GradientTape(persistent=True) as tape:
-            tape.watch(sources)
-            values = [e(env) for e in expressions]
-        rows = [tape.gradient(f, sources, unconnected_gradients=ZERO) for f in values]
-    jac = np.stack([_stack([_full(g, shape) for g in row], shape) for row in rows], axis=-2) \
-        if expressions else np.zeros(shape + (0, len(wrt)))
-    return _stack([_full(v, shape) for v in values], shape), jac
-
-
-def _stack(arrays: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-    return np.stack(arrays, axis=-1) if arrays else np.zeros(shape + (0,))
+    exprs = tuple(expressions)
+    variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
+    wrt = variables if wrt is None else tuple(wrt)
+    m = len(exprs)
+    outputs, shape = _run(_jacobian_program, exprs, point, wrt)
+    return _stack(outputs[:m], shape), _matrix(outputs[m:], m, len(wrt), shape)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import primitive as _primitive
 from . import tape as _tape
+from .derivatives import tape_only
 from .errors import DataError
 
 
@@ -60,7 +61,8 @@ def find_problems(job, point: Mapping[str, np.ndarray], result: Mapping[str, np.
 
     _primitive._observers.append(observe)
     try:
-        job.compute(rows)
+        with tape_only():  # op by op, so that every op is seen
+            job.compute(rows)
     finally:
         _primitive._observers.remove(observe)
     return {name: int(mask.sum()) for name, mask in masks.items()}

@@ -1,0 +1,254 @@
+"""Compiled plans: the tape's ops recorded once, replayed as bound numpy calls.
+
+Differentiating an expression always runs the same ops in the same order,
+whatever the point: the tape's backward pass depends on the graph, not on the
+numbers. So a derivative driver is run once on a probe point while every op
+call is captured, and the captured program is simplified and replayed for
+every later point:
+
+- constants fold (including the comparisons inside VJPs, such as `b == 0`);
+- `ones_like` seeds become 1.0 and multiplications by 1.0 vanish;
+- identical ops are computed once, ops that reach no output are dropped.
+
+Every rewrite is exact in IEEE arithmetic, so a plan gives bit for bit what
+the tape gives. Large batches run in cache-sized chunks on a thread pool
+(numpy releases the GIL inside its loops); a single point runs on Python
+floats through the primitives' `scalar` functions, falling back to numpy
+whenever a float op raises (log(-1), 1/0, overflow), so IEEE results stay.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import ops
+from . import primitive as _primitive
+from .tensor import Tensor
+
+CHUNK_ROWS = 8192  # about 64 KiB per intermediate: the working set stays in L2
+_ELEMENTWISE = frozenset({
+    ops.add, ops.subtract, ops.multiply, ops.divide, ops.negative, ops.pow, ops.square,
+    ops.sin, ops.cos, ops.tan, ops.asin, ops.acos, ops.atan, ops.sinh, ops.cosh, ops.tanh,
+    ops.asinh, ops.acosh, ops.atanh, ops.exp, ops.expm1, ops.log, ops.log2, ops.log10,
+    ops.log1p, ops.sqrt, ops.cbrt, ops.abs, ops.sign, ops.sigmoid, ops.softplus, ops.relu,
+    ops.atan2, ops.hypot, ops.maximum, ops.minimum, ops.where, ops.identity,
+    ops.less, ops.less_equal, ops.greater, ops.greater_equal, ops.equal, ops.not_equal,
+    ops.ones_like, ops.zeros_like, ops.stop_gradient,
+})
+_SCALAR_FALLBACK = (ArithmeticError, ValueError)
+
+
+class NotCompilable(Exception):
+    """The program is not a shape-independent sequence of elementwise ops."""
+
+
+class _Node:
+    __slots__ = ("prim", "args", "params", "value", "input", "index")
+
+    def __init__(self, prim=None, args=(), params=None, value=None, input=None):
+        self.prim, self.args, self.params = prim, args, params
+        self.value = value    # constants: a 0-d array
+        self.input = input    # inputs: the position in the input list
+        self.index = None     # register, assigned when the plan is laid out
+
+
+def _const(value) -> _Node:
+    return _Node(value=np.asarray(value))
+
+
+class _Builder:
+    """Turns captured op calls into simplified nodes (folding, CSE, rewrites)."""
+
+    def __init__(self, inputs: Sequence[Tensor]):
+        self.nodes: dict[int, _Node] = {t._id: _Node(input=i) for i, t in enumerate(inputs)}
+        self._seen: dict[tuple, _Node] = {}
+
+    def node_of(self, tensor: Tensor) -> _Node:
+        node = self.nodes.get(tensor._id)
+        if node is None:  # a tensor made outside the captured ops: a constant
+            if tensor._value.ndim:
+                raise NotCompilable("a non-scalar constant ties the program to one shape")
+            node = self.nodes[tensor._id] = _const(tensor._value)
+        return node
+
+    def capture(self, prim, inputs, params, output) -> None:
+        if prim not in _ELEMENTWISE:
+            raise NotCompilable(f"{prim.name} is not elementwise")
+        self.nodes[output._id] = self._make(prim, [self.node_of(x) for x in inputs], params)
+
+    def _make(self, prim, args: list[_Node], params: dict) -> _Node:
+        if prim is ops.ones_like:
+            return _const(1.0)
+        if prim is ops.zeros_like:
+            return _const(0.0)
+        if prim in (ops.identity, ops.stop_gradient):
+            return args[0]
+        if all(a.value is not None for a in args):
+            with np.errstate(all="ignore"):
+                return _const(prim.forward(*(a.value for a in args), **params))
+        one = [a.value is not None and a.value.dtype.kind == "f" and a.value == 1.0
+               for a in args]
+        if prim is ops.multiply and one[0]:
+            return args[1]
+        if (prim is ops.multiply or prim is ops.divide) and one[1]:
+            return args[0]
+        if prim is ops.negative and args[0].prim is ops.negative:
+            return args[0].args[0]
+        if prim is ops.where and args[0].value is not None:
+            return args[1] if args[0].value else args[2]
+        key = (prim, tuple(id(a) for a in args), tuple(sorted(params.items())))
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = _Node(prim, tuple(args), params)
+        return found
+
+
+class Plan:
+    """A straight-line program: inputs -> outputs, as a list of numpy calls."""
+
+    def __init__(self, n_inputs: int, outputs: list[_Node]):
+        self.n_inputs = n_inputs
+        order = _topological(outputs)
+        registers = n_inputs
+        for node in order:
+            if node.input is not None:
+                node.index = node.input
+            else:
+                node.index = registers
+                registers += 1
+        self.n_registers = registers
+        self.constants = [(n.index, n.value) for n in order if n.value is not None]
+        ops_ = [n for n in order if n.prim is not None]
+        self.steps = [(_bound(n), tuple(a.index for a in n.args), n.index) for n in ops_]
+        self.scalar_steps = None
+        if all(n.prim.scalar is not None for n in ops_):
+            self.scalar_steps = [(n.prim.scalar, tuple(a.index for a in n.args), n.index)
+                                 for n in ops_]
+            self.scalar_constants = [(i, v.item()) for i, v in self.constants]
+        self.outputs = [n.index for n in outputs]
+        self.n_steps = len(self.steps)
+
+    # -- running --------------------------------------------------------------
+    def run(self, inputs: Sequence[np.ndarray], shape: tuple[int, ...]) -> list[np.ndarray]:
+        """The outputs for inputs that all have `shape` (each output has it too)."""
+        with np.errstate(all="ignore"):
+            if not shape and self.scalar_steps is not None:
+                try:
+                    return [np.asarray(v, dtype=np.float64)
+                            for v in self.run_floats([float(x) for x in inputs])]
+                except _SCALAR_FALLBACK:
+                    pass  # IEEE semantics: let numpy give the nan/inf
+            size = math.prod(shape)
+            if size <= 2 * CHUNK_ROWS:
+                return [_full(v, shape) for v in self._run_arrays(inputs)]
+            flat = [np.ascontiguousarray(x).reshape(size) for x in inputs]
+            results = [np.empty(size) for _ in self.outputs]
+
+            def chunk(start: int) -> None:
+                stop = min(start + CHUNK_ROWS, size)
+                values = self._run_arrays([x[start:stop] for x in flat])
+                for out, v in zip(results, values):
+                    out[start:stop] = v
+
+            list(_pool().map(chunk, range(0, size, CHUNK_ROWS)))
+            return [r.reshape(shape) for r in results]
+
+    def run_floats(self, inputs: Sequence[float]) -> list[float]:
+        r = [None] * self.n_registers
+        r[:self.n_inputs] = inputs
+        for i, v in self.scalar_constants:
+            r[i] = v
+        for fn, args, out in self.scalar_steps:
+            if len(args) == 1:
+                r[out] = fn(r[args[0]])
+            elif len(args) == 2:
+                r[out] = fn(r[args[0]], r[args[1]])
+            else:
+                r[out] = fn(*[r[a] for a in args])
+        return [r[i] for i in self.outputs]
+
+    def _run_arrays(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        r = [None] * self.n_registers
+        r[:self.n_inputs] = inputs
+        for i, v in self.constants:
+            r[i] = v
+        for fn, args, out in self.steps:
+            if len(args) == 1:
+                r[out] = fn(r[args[0]])
+            elif len(args) == 2:
+                r[out] = fn(r[args[0]], r[args[1]])
+            else:
+                r[out] = fn(*[r[a] for a in args])
+        return [r[i] for i in self.outputs]
+
+
+def compile_program(program: Callable[[list[Tensor]], list[Tensor]],
+                    n_inputs: int) -> Plan:
+    """Capture `program` (tensors in -> tensors out) on a probe point and compile it."""
+    from .tensor import constant
+
+    probe = [constant(np.full(2, 0.5 + i)) for i in range(n_inputs)]
+    builder = _Builder(probe)
+    failure: list[Exception] = []
+
+    def observe(prim, inputs, params, output):
+        if not failure:
+            try:
+                builder.capture(prim, inputs, params, output)
+            except NotCompilable as e:
+                failure.append(e)
+
+    _primitive._observers.append(observe)
+    try:
+        with np.errstate(all="ignore"):
+            outputs = program(probe)
+    finally:
+        _primitive._observers.remove(observe)
+    if failure:
+        raise failure[0]
+    return Plan(n_inputs, [builder.node_of(t) for t in outputs])
+
+
+def _bound(node: _Node) -> Callable:
+    forward, params = node.prim.forward, node.params
+    if not params:
+        return forward
+    return lambda *args: forward(*args, **params)
+
+
+def _topological(outputs: list[_Node]) -> list[_Node]:
+    """Nodes reachable from `outputs`, each after its arguments (no recursion)."""
+    order: list[_Node] = []
+    done: set[int] = set()
+    stack = [(n, False) for n in reversed(outputs)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in done:
+            continue
+        if expanded:
+            done.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((a, False) for a in reversed(node.args) if id(a) not in done)
+    return order
+
+
+def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    value = np.asarray(value, dtype=np.float64)
+    return value if value.shape == shape else np.broadcast_to(value, shape).copy()
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+    return _executor
