@@ -248,7 +248,9 @@ def _run_vjp(primitive, vjp, g, output, inputs, params):
         differentiating = outer
 
 
-def _accumulate(adjoints: dict[int, Tensor], key: int, contribution: Tensor) -> None:
+def _accumulate(adjoints: dict[int, Tensor], key: int, contribution: Tensor | None) -> None:
+    if contribution is None:  # a VJP (or a custom grad_fn) said "no gradient" for this input
+        return
     previous = adjoints.get(key)
     # A recorded add, never += in place: an outer tape may be watching both terms.
     adjoints[key] = contribution if previous is None else _ops.add(previous, contribution)
