@@ -242,7 +242,9 @@ _transpose.defvjp(lambda g, ans, x, *, perm=None:
 matrix_transpose.defvjp(lambda g, ans, x: matrix_transpose(g))
 matmul.defvjp(lambda g, ans, a, b: unbroadcast(matmul(g, matrix_transpose(b)), a),
               lambda g, ans, a, b: unbroadcast(matmul(matrix_transpose(a), g), b))
-_cast.defvjp(lambda g, ans, x, *, dtype: cast(g, dtype=x.dtype) if x.dtype.kind == "f" else None)
+# Gradients flow only between float types: a cast to int or bool stops them, as in TF.
+_cast.defvjp(lambda g, ans, x, *, dtype:
+             cast(g, dtype=x.dtype) if x.dtype.kind == "f" and ans.dtype.kind == "f" else None)
 identity.defvjp(lambda g, ans, x: g)
 
 
