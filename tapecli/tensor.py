@@ -190,8 +190,11 @@ def _show(array: np.ndarray) -> str:
     return repr(array.item()) if array.ndim == 0 else np.array2string(array, separator=", ")
 
 
-def constant(value, dtype=None) -> Tensor:
-    """A tensor holding `value` (float64 unless `dtype` says otherwise)."""
+def constant(value, dtype=None, name: str | None = None) -> Tensor:
+    """A tensor holding `value` (float64 unless `dtype` says otherwise).
+
+    `name` is accepted for TensorFlow compatibility and ignored.
+    """
     return Tensor(_as_array(value, dtype))
 
 
