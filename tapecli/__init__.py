@@ -12,7 +12,7 @@ from .custom_gradient import custom_gradient
 from .ops import (
     abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cast, cbrt,
     clip_by_norm, clip_by_value, cos, cosh, divide, divide_no_nan, equal, exp, expm1,
-    greater, greater_equal, hypot, identity, less, less_equal, log, log1p, log2, log10,
+    greater, greater_equal, hypot, identity, less, less_equal, linspace, log, log1p, log2, log10,
     log_base, matmul, maximum, minimum, multiply, negative, not_equal, ones, ones_like,
     pow, reduce_mean, reduce_sum, relu, reshape, sigmoid, sign, sin, sinh, softplus, sqrt,
     square, stack, stop_gradient, subtract, tan, tanh, transpose, where, zeros, zeros_like,

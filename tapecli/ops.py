@@ -316,5 +316,10 @@ def ones(shape, dtype=np.float64) -> Tensor:
     return constant(np.ones(shape, dtype=dtype))
 
 
+def linspace(start, stop, num) -> Tensor:
+    """`num` evenly spaced values from `start` to `stop` inclusive (a constant)."""
+    return constant(np.linspace(float(start), float(stop), int(num)))
+
+
 def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else constant(x)
