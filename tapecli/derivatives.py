@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from .errors import DataError
-from .expression import Expression
+from .expression import Expression, check_variable_name
 from .plan import NotCompilable, Plan, compile_program
 from .tape import GradientTape
 from .tensor import Tensor, constant
@@ -137,13 +137,35 @@ def _inputs(variables, names, point: Mapping) -> tuple[list, tuple[int, ...]]:
         raise DataError(f"variable {e.args[0]!r} has no value") from None
     if all(type(v) is float or type(v) is int for v in values):
         return [float(v) for v in values], ()  # one point: the fast path needs no arrays
+    arrays = [_as_float_array(n, v) for n, v in zip(names, values)]
     try:
-        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in values))
-    except ValueError as e:
-        raise DataError(f"the point's arrays do not broadcast together: {e}") from None
-    except TypeError as e:
-        raise DataError(f"a point value is not a number: {e}") from None
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise DataError(f"the point's arrays do not broadcast together: {shapes}") from None
     return arrays, (arrays[0].shape if arrays else ())
+
+
+def _as_float_array(name: str, value) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged nested lists
+        array = np.asarray(None)
+    # Real numbers only: float64 would quietly make None nan and drop imaginary parts.
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"the value of {name!r} is not a real number or an array of them: "
+                        f"{value!r:.60}")
+    return array.astype(np.float64, copy=False)
+
+
+def _wrt_names(wrt: Sequence[str] | str | None, default: Sequence[str]) -> tuple[str, ...]:
+    """The names to differentiate by: the default, one name, or a sequence of names."""
+    if wrt is None:
+        return tuple(default)
+    names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+    for name in names:
+        check_variable_name(name)  # `pi`, `sin` or `2x` would quietly give zeros
+    return names
 
 
 def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -171,14 +193,14 @@ def value(expr: Expression, point: Mapping) -> np.ndarray:
 
 def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient)`, the gradient's last axis following `wrt`."""
-    wrt = tuple(expr.variables if wrt is None else wrt)
+    wrt = _wrt_names(wrt, expr.variables)
     (f, *grads), shape = _run(_gradient_program, (expr,), point, wrt)
     return f, _stack(grads, shape)
 
 
 def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient, hessian)`: a reverse pass over the recorded gradient per row."""
-    wrt = tuple(expr.variables if wrt is None else wrt)
+    wrt = _wrt_names(wrt, expr.variables)
     n = len(wrt)
     (f, *rest), shape = _run(_hessian_program, (expr,), point, wrt)
     return f, _stack(rest[:n], shape), _matrix(rest[n:], n, n, shape)
@@ -186,7 +208,7 @@ def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
 
 def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
     """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation, nested."""
-    (f, d), _ = _run(_derivative_program, (expr,), point, tuple(wrt))
+    (f, d), _ = _run(_derivative_program, (expr,), point, _wrt_names(wrt, ()))
     return f, d
 
 
@@ -195,7 +217,7 @@ def jacobian(expressions: Sequence[Expression], point: Mapping,
     """`(values, jacobian)` of several expressions: shapes (..., m) and (..., m, n)."""
     exprs = tuple(expressions)
     variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
-    wrt = variables if wrt is None else tuple(wrt)
+    wrt = _wrt_names(wrt, variables)
     m = len(exprs)
     outputs, shape = _run(_jacobian_program, exprs, point, wrt)
     return _stack(outputs[:m], shape), _matrix(outputs[m:], m, len(wrt), shape)

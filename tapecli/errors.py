@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+# How much of a long expression an error message shows around the caret.
+_EXCERPT_WIDTH = 72
+
 
 class TapecliError(Exception):
     """Base of every error caused by user input; `exit_code` is the CLI's status."""
@@ -17,14 +22,40 @@ class UsageError(TapecliError):
 
 
 class ExpressionSyntaxError(UsageError):
-    """The expression does not parse; the message draws a caret under the column."""
+    """The expression is wrong at a column: the message draws the expression with
+    a caret under that column, then says what was expected there and any hint.
 
-    def __init__(self, text: str, column: int, problem: str, expected: str = ""):
-        self.text, self.column, self.problem, self.expected = text, column, problem, expected
-        lines = [f"{problem} (column {column})", f"  {text}", "  " + " " * (column - 1) + "^"]
+    `column` counts characters from 1 across the whole text (newlines included).
+    """
+
+    def __init__(self, text: str, column: int, problem: str, expected: str = "",
+                 hint: str = ""):
+        self.text, self.column, self.problem = text, column, problem
+        self.expected, self.hint = expected, hint
+        shown, caret = excerpt(text, column)
+        lines = [f"{problem} (column {column})", f"  {shown}", "  " + " " * (caret - 1) + "^"]
         if expected:
             lines.append(f"expected {expected}")
+        if hint:
+            lines.append(hint)
         super().__init__("\n".join(lines))
+
+
+def excerpt(text: str, column: int, width: int = _EXCERPT_WIDTH) -> tuple[str, int]:
+    """One line of at most about `width` characters of `text` around `column`,
+    and the caret's column in it. Whitespace becomes spaces so the caret lines up."""
+    flat = re.sub(r"\s", " ", text)
+    if len(flat) <= width:
+        return flat, column
+    start = max(0, min(column - 1 - width // 2, len(flat) - width))
+    end = start + width
+    shown = flat[start:end]
+    caret = column - start
+    if start > 0:
+        shown, caret = "..." + shown, caret + 3
+    if end < len(flat):
+        shown += "..."
+    return shown, caret
 
 
 class DataError(TapecliError):

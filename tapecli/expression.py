@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import ops
-from .errors import DataError, UsageError
+from .errors import DataError, ExpressionSyntaxError, UsageError
 from .tensor import Tensor, constant
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -34,6 +34,10 @@ FUNCTIONS: dict[str, tuple] = {
     "max": (ops.maximum, 2),
 }
 
+# Names other tools use for our functions, too far apart for difflib to see.
+_ALIASES = {"ln": "log", "sgn": "sign", "arcsin": "asin", "arccos": "acos",
+            "arctan": "atan", "arctan2": "atan2"}
+
 OPERATORS = {"add": ops.add, "sub": ops.subtract, "mul": ops.multiply, "div": ops.divide,
              "pow": ops.pow, "neg": ops.negative}
 
@@ -43,7 +47,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 def check_variable_name(name: str) -> None:
     """Refuse a variable name that is not one, or that the language reserves."""
-    if not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UsageError(f"{name!r} is not a variable name")
     if name in CONSTANTS:
         raise UsageError(f"{name!r} is a constant, not a variable")
@@ -58,13 +62,17 @@ def _arity_text(arity) -> str:
 
 
 class ExpressionBuilder:
-    """Collects nodes while a parse tree is walked; shares identical subexpressions."""
+    """Collects nodes while a parse tree is walked; shares identical subexpressions.
+
+    Mistakes that the grammar cannot see (an unknown function, a wrong number of
+    arguments, a function used as a variable) are reported at their column.
+    """
 
     def __init__(self, text: str):
         self._text = text
         self._nodes: list[tuple] = []
         self._index: dict[tuple, int] = {}
-        self._variables: dict[str, None] = {}  # insertion order = first appearance
+        self._first_seen: dict[str, int] = {}  # variable -> its first position in the text
 
     def _add(self, node: tuple) -> int:
         found = self._index.get(node)
@@ -72,6 +80,9 @@ class ExpressionBuilder:
             found = self._index[node] = len(self._nodes)
             self._nodes.append(node)
         return found
+
+    def _error(self, token, problem: str, hint: str = "") -> ExpressionSyntaxError:
+        return ExpressionSyntaxError(self._text, token.start_pos + 1, problem, hint=hint)
 
     def constant(self, value: float) -> int:
         return self._add(("const", value))
@@ -81,38 +92,41 @@ class ExpressionBuilder:
         if name in CONSTANTS:
             return self.constant(CONSTANTS[name])
         if name in FUNCTIONS:
-            raise UsageError(f"{name!r} is a function: call it as {name}(...), "
-                             f"it cannot be a variable (column {token.column})")
-        self._variables.setdefault(name)
+            raise self._error(token, f"{name!r} is a function, it cannot be a variable",
+                              f"call it as {name}(...)")
+        # The tree is walked bottom-up, not left to right: keep the earliest position.
+        position = self._first_seen.get(name)
+        if position is None or token.start_pos < position:
+            self._first_seen[name] = token.start_pos
         return self._add(("var", name))
 
     def call(self, token, args: list[int]) -> int:
         name = str(token)
         if name not in FUNCTIONS:
             if name in CONSTANTS:
-                raise UsageError(f"{name!r} is a constant, not a function "
-                                 f"(column {token.column})")
-            near = difflib.get_close_matches(name, FUNCTIONS, n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]}?" if near else ""
-            raise UsageError(f"unknown function {name!r} (column {token.column}){hint}")
+                raise self._error(token, f"{name!r} is a constant, not a function",
+                                  f"to multiply, write {name}*(...)")
+            raise self._error(token, f"unknown function {name!r}", _suggestion(name))
         arity = FUNCTIONS[name][1]
         if len(args) not in (arity if isinstance(arity, tuple) else (arity,)):
-            raise UsageError(f"{name}() takes {_arity_text(arity)}, got {len(args)} "
-                             f"(column {token.column})")
+            raise self._error(token, f"{name}() takes {_arity_text(arity)}, got {len(args)}")
         return self._add(("call", name, *args))
 
     def operator(self, kind: str, args: list[int]) -> int:
         return self._add((kind, *args))
 
     def finish(self, root: int) -> Expression:
-        # Variables appear in the nodes in the order the parse reduced them; the
-        # spec wants the order of first appearance in the text.
-        return Expression(self._text, tuple(self._nodes), root, self._first_appearance())
+        variables = tuple(sorted(self._first_seen, key=self._first_seen.__getitem__))
+        return Expression(self._text, tuple(self._nodes), root, variables)
 
-    def _first_appearance(self) -> tuple[str, ...]:
-        names = _NAME.finditer(self._text)
-        seen = dict.fromkeys(m.group(0) for m in names if m.group(0) in self._variables)
-        return tuple(seen)
+
+def _suggestion(name: str) -> str:
+    """'did you mean sin?' for a near miss, else the list of functions."""
+    near = _ALIASES.get(name.lower()) or next(
+        iter(difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.6)), None)
+    if near:
+        return f"did you mean {near}?"
+    return "known functions: " + " ".join(sorted(FUNCTIONS))
 
 
 class Expression:
@@ -134,6 +148,9 @@ class Expression:
         if hasattr(self, "_root"):
             raise AttributeError("Expression is immutable")
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise AttributeError("Expression is immutable")
 
     def __call__(self, env: Mapping[str, Tensor]) -> Tensor:
         """Run the expression's ops on tensors (recorded by any active tape)."""

@@ -6,16 +6,22 @@ import functools
 import re
 from pathlib import Path
 
-from .errors import ExpressionSyntaxError
-from .expression import Expression, ExpressionBuilder
+from .errors import ExpressionSyntaxError, UsageError
+from .expression import FUNCTIONS, Expression, ExpressionBuilder
+
+# Parsing is linear, but a million characters already take seconds: refuse
+# more with a clear message rather than look hung.
+MAX_LENGTH = 1_000_000
 
 # How the grammar's terminals read in "expected ..." messages.
 _TERMINAL_WORDS = {
     "NUMBER": "a number", "NAME": "a name", "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'",
-    "SLASH": "'/'", "__ANON_0": "'**'", "CIRCUMFLEX": "'^'", "COMMA": "','",
-    "LPAR": "'('", "RPAR": "')'", "$END": "the end of the expression",
+    "SLASH": "'/'", "_POWER": "'**'", "COMMA": "','", "LPAR": "'('", "RPAR": "')'",
+    "$END": "the end of the expression",
 }
-_NUMBER_AT_END = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_BINARY_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "_POWER"}
+_OPERAND_STARTS = {"NUMBER", "NAME", "LPAR"}
+_WHITESPACE_AT_END = re.compile(r"\s*$")
 
 
 @functools.cache
@@ -37,41 +43,100 @@ def parse(text: str) -> Expression:
     """Parse `text` into an immutable Expression, or raise a UsageError saying why."""
     import lark
 
+    if not isinstance(text, str):
+        raise UsageError(f"an expression is text, not {type(text).__name__}")
     if not text.strip():
         raise ExpressionSyntaxError(text, 1, "empty expression", "an expression such as x**2")
+    if len(text) > MAX_LENGTH:
+        raise UsageError(f"the expression is {len(text):,} characters long; "
+                         f"the limit is {MAX_LENGTH:,}")
     try:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
-        raise ExpressionSyntaxError(
-            text, e.column, f"unexpected character {text[e.pos_in_stream]!r}",
-            "numbers, names, function calls, + - * / ** ^ and parentheses") from None
-    except lark.exceptions.UnexpectedEOF as e:
-        raise ExpressionSyntaxError(text, len(text) + 1, "unexpected end of expression",
-                                    _expected(e.expected)) from None
+        accepts, _ = _state_before(text, e.pos_in_stream)
+        raise ExpressionSyntaxError(text, e.pos_in_stream + 1,
+                                    f"unexpected character {text[e.pos_in_stream]!r}",
+                                    _expected(accepts)) from None
     except lark.exceptions.UnexpectedToken as e:
-        raise _token_error(text, e) from None
+        raise _token_error(text, e.token) from None
+    except lark.exceptions.UnexpectedEOF:  # not raised by LALR, but part of lark's contract
+        accepts, _ = _state_before(text, len(text))
+        raise ExpressionSyntaxError(text, len(text) + 1, "unexpected end of expression",
+                                    _expected(accepts)) from None
     return _build(text, tree)
 
 
-def _expected(terminals) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, t) for t in terminals if not t.startswith("__IGNORE")})
-    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
+def _state_before(text: str, end: int) -> tuple[set[str], object]:
+    """The terminals the parser accepts after `text[:end]`, and the last token there.
+
+    Asked at the moment of the error, LALR has already made the reductions its
+    lookahead allowed, and only offers what could follow those; parsing the
+    valid prefix again gives the full choice at that point.
+    """
+    import lark
+
+    parser = _lark().parse_interactive(text[:end])
+    last = None
+    try:
+        for last in parser.iter_parse():
+            pass
+    except lark.exceptions.UnexpectedInput:  # cannot happen for a prefix that parsed
+        return set(), last
+    return parser.accepts(), last
 
 
-def _token_error(text: str, e) -> ExpressionSyntaxError:
-    token = e.token
+def _expected(accepts: set[str]) -> str:
+    """'an operator (+ - * / ** ^), ')' or ','' from a set of terminal names."""
+    accepts = set(accepts)
+    words = []
+    if _BINARY_OPERATORS <= accepts:  # after an operand
+        words.append("an operator (+ - * / ** ^)")
+        accepts -= _BINARY_OPERATORS
+    if _OPERAND_STARTS <= accepts:  # where an operand must start
+        words.append("a number, a name, a sign or '('")
+        accepts -= _OPERAND_STARTS | {"PLUS", "MINUS"}
+    words += sorted(_TERMINAL_WORDS.get(t, t) for t in accepts if not t.startswith("__IGNORE"))
+    if not words:
+        return ""
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
+def _token_error(text: str, token) -> ExpressionSyntaxError:
     if token.type == "$END":
+        accepts, _ = _state_before(text, len(text))
         return ExpressionSyntaxError(text, len(text) + 1, "unexpected end of expression",
-                                     _expected(e.expected))
-    before = text[:token.start_pos]
-    number = _NUMBER_AT_END.search(before)
-    if number and token.type in ("NAME", "LPAR"):
-        left = number.group(0).rstrip()
+                                     _expected(accepts))
+    accepts, last = _state_before(text, token.start_pos)
+    column = token.start_pos + 1
+    expected = _expected(accepts)
+    if token.type in _OPERAND_STARTS and "STAR" in accepts:
+        # An operand right after a complete operand: 2x, 2 (x+1), (a)(b), sin x.
+        if last is not None and last.type == "NAME" and str(last) in FUNCTIONS \
+                and token.type != "LPAR":
+            return ExpressionSyntaxError(
+                text, column, f"{last}() is a function: its argument goes in parentheses",
+                expected, f"write {last}({token})")
+        fixed = _excerpt_with_star(text, token.start_pos)
+        hint = f"write {fixed}"
+        if last is not None and last.type == "NUMBER" and str(token)[:1] in "eE":
+            hint += f" (or, for a power of ten, digits after the e: {last}e3)"
         return ExpressionSyntaxError(
-            text, token.column, f"implicit multiplication is not supported: write {left}*{token}",
-            f"an operator between {left!r} and {str(token)!r}, such as {left}*{token}")
-    return ExpressionSyntaxError(text, token.column, f"unexpected {str(token)!r}",
-                                 _expected(e.expected))
+            text, column, f"implicit multiplication is not supported: missing operator "
+            f"before {str(token)!r}", expected, hint)
+    return ExpressionSyntaxError(text, column, f"unexpected {str(token)!r}", expected)
+
+
+def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
+    """The text with '*' put in before position `at`, cut to a window around it."""
+    left = text[:at]
+    left = left[:_WHITESPACE_AT_END.search(left).start()]
+    right = text[at:]
+    shown_left = left[-width:] if len(left) > width else left
+    shown_right = right[:width] if len(right) > width else right
+    fixed = f"{shown_left}*{shown_right}"
+    fixed = ("..." if len(shown_left) < len(left) else "") + fixed + \
+        ("..." if len(shown_right) < len(right) else "")
+    return re.sub(r"\s+", " ", fixed)
 
 
 def _build(text: str, tree) -> Expression:
