@@ -218,8 +218,11 @@ class GradientTape:
                     reaches.add(output._id)
                     break
         adjoints: dict[int, Tensor] = {}
+        source_ids = {s._id for s in sources}
         for t, seed in zip(targets, seeds):
-            if t._id in reaches:
+            # A target that is itself a source gets its seed, watched or not, as in
+            # TensorFlow (`result = v0` then tape.gradient(result, v0) is 1).
+            if t._id in reaches or t._id in source_ids:
                 _accumulate(adjoints, t._id, _ops.broadcast_to(seed, shape=t.shape))
         keep = reaches if keep_all else reaches.intersection(s._id for s in sources)
         # A non-persistent tape does not record its own backward pass.
