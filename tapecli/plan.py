@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,6 +41,8 @@ _ELEMENTWISE = frozenset({
     ops.less, ops.less_equal, ops.greater, ops.greater_equal, ops.equal, ops.not_equal,
     ops.ones_like, ops.zeros_like, ops.stop_gradient,
 })
+_BOOLEAN = frozenset({ops.less, ops.less_equal, ops.greater, ops.greater_equal, ops.equal,
+                      ops.not_equal})
 _SCALAR_FALLBACK = (ArithmeticError, ValueError)
 
 
@@ -99,8 +102,13 @@ class _Builder:
             return args[0]
         if prim is ops.negative and args[0].prim is ops.negative:
             return args[0].args[0]
-        if prim is ops.where and args[0].value is not None:
-            return args[1] if args[0].value else args[2]
+        if prim is ops.where:
+            if args[0].value is not None:
+                return args[1] if args[0].value else args[2]
+            if args[1] is args[2] or (args[1].value is not None and args[2].value is not None
+                                      and args[1].value.dtype == args[2].value.dtype
+                                      and args[1].value == args[2].value):
+                return args[1]
         key = (prim, tuple(id(a) for a in args), tuple(sorted(params.items())))
         found = self._seen.get(key)
         if found is None:
@@ -122,19 +130,53 @@ class Plan:
                 node.index = registers
                 registers += 1
         self.n_registers = registers
-        self.constants = [(n.index, n.value) for n in order if n.value is not None]
-        ops_ = [n for n in order if n.prim is not None]
-        self.steps = [(_bound(n), tuple(a.index for a in n.args), n.index) for n in ops_]
-        self.scalar_steps = None
-        if all(n.prim.scalar is not None for n in ops_):
-            self.scalar_steps = [(n.prim.scalar, tuple(a.index for a in n.args), n.index)
-                                 for n in ops_]
-            self.scalar_constants = [(i, v.item()) for i, v in self.constants]
         self.outputs = [n.index for n in outputs]
-        self.n_steps = len(self.steps)
+        self.constants = [(n.index, n.value) for n in order if n.value is not None]
+        op_nodes = [n for n in order if n.prim is not None]
+        self.n_steps = len(op_nodes)
+        self.scalar_steps = None
+        if all(n.prim.scalar is not None for n in op_nodes):
+            self.scalar_steps = [(n.prim.scalar, tuple(a.index for a in n.args), n.index)
+                                 for n in op_nodes]
+            self.scalar_constants = [(i, v.item()) for i, v in self.constants]
+        self._lay_out_buffers(op_nodes)
+
+    def _lay_out_buffers(self, op_nodes: list[_Node]) -> None:
+        """Give each float ufunc step an output buffer, reusing a buffer once the
+        register it held is read for the last time; outputs go straight into
+        the result arrays. Buffers are chunk-sized, so they stay in cache."""
+        last_read = {}
+        for k, node in enumerate(op_nodes):
+            for a in node.args:
+                last_read[a.index] = k
+        first_target = {}
+        for k, reg in enumerate(self.outputs):
+            first_target.setdefault(reg, k)
+            last_read[reg] = len(op_nodes)  # never freed
+        free: list[int] = []
+        holder: dict[int, int] = {}  # register -> buffer it lives in
+        n_buffers = 0
+        steps = []
+        for k, node in enumerate(op_nodes):
+            for a in set(a.index for a in node.args):
+                if last_read.get(a) == k and a in holder:
+                    free.append(holder.pop(a))
+            target = None
+            if isinstance(node.prim.forward, np.ufunc) and not node.params \
+                    and node.prim not in _BOOLEAN:
+                if node.index in first_target:
+                    target = -1 - first_target[node.index]  # a result array
+                else:
+                    if not free:
+                        free.append(n_buffers)
+                        n_buffers += 1
+                    target = holder[node.index] = free.pop()
+            steps.append((_bound(node), tuple(a.index for a in node.args), node.index, target))
+        self.steps = steps
+        self.n_buffers = n_buffers
 
     # -- running --------------------------------------------------------------
-    def run(self, inputs: Sequence[np.ndarray], shape: tuple[int, ...]) -> list[np.ndarray]:
+    def run(self, inputs: Sequence, shape: tuple[int, ...]) -> list[np.ndarray]:
         """The outputs for inputs that all have `shape` (each output has it too)."""
         with np.errstate(all="ignore"):
             if not shape and self.scalar_steps is not None:
@@ -144,18 +186,21 @@ class Plan:
                 except _SCALAR_FALLBACK:
                     pass  # IEEE semantics: let numpy give the nan/inf
             size = math.prod(shape)
-            if size <= 2 * CHUNK_ROWS:
-                return [_full(v, shape) for v in self._run_arrays(inputs)]
-            flat = [np.ascontiguousarray(x).reshape(size) for x in inputs]
+            flat = [np.ascontiguousarray(x, dtype=np.float64).reshape(size) for x in inputs]
             results = [np.empty(size) for _ in self.outputs]
+            if size <= 2 * CHUNK_ROWS:
+                buffers = [np.empty(size) for _ in range(self.n_buffers)]
+                self._run_chunk(flat, buffers, results)
+            else:
+                def chunk(start: int) -> None:
+                    stop = min(start + CHUNK_ROWS, size)
+                    buffers = _thread_buffers(self.n_buffers)
+                    if stop - start < CHUNK_ROWS:
+                        buffers = [b[:stop - start] for b in buffers]
+                    self._run_chunk([x[start:stop] for x in flat], buffers,
+                                    [r[start:stop] for r in results])
 
-            def chunk(start: int) -> None:
-                stop = min(start + CHUNK_ROWS, size)
-                values = self._run_arrays([x[start:stop] for x in flat])
-                for out, v in zip(results, values):
-                    out[start:stop] = v
-
-            list(_pool().map(chunk, range(0, size, CHUNK_ROWS)))
+                list(_pool().map(chunk, range(0, size, CHUNK_ROWS)))
             return [r.reshape(shape) for r in results]
 
     def run_floats(self, inputs: Sequence[float]) -> list[float]:
@@ -172,19 +217,24 @@ class Plan:
                 r[out] = fn(*[r[a] for a in args])
         return [r[i] for i in self.outputs]
 
-    def _run_arrays(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _run_chunk(self, inputs: Sequence[np.ndarray], buffers: list[np.ndarray],
+                   results: list[np.ndarray]) -> None:
         r = [None] * self.n_registers
         r[:self.n_inputs] = inputs
         for i, v in self.constants:
             r[i] = v
-        for fn, args, out in self.steps:
-            if len(args) == 1:
-                r[out] = fn(r[args[0]])
-            elif len(args) == 2:
-                r[out] = fn(r[args[0]], r[args[1]])
-            else:
+        for fn, args, out, target in self.steps:
+            if target is None:
                 r[out] = fn(*[r[a] for a in args])
-        return [r[i] for i in self.outputs]
+            else:
+                dest = buffers[target] if target >= 0 else results[-1 - target]
+                if len(args) == 1:
+                    r[out] = fn(r[args[0]], out=dest)
+                else:
+                    r[out] = fn(r[args[0]], r[args[1]], out=dest)
+        for k, reg in enumerate(self.outputs):
+            if r[reg] is not results[k]:
+                results[k][...] = r[reg]
 
 
 def compile_program(program: Callable[[list[Tensor]], list[Tensor]],
@@ -239,12 +289,18 @@ def _topological(outputs: list[_Node]) -> list[_Node]:
     return order
 
 
-def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    value = np.asarray(value, dtype=np.float64)
-    return value if value.shape == shape else np.broadcast_to(value, shape).copy()
-
-
 _executor: ThreadPoolExecutor | None = None
+_local = threading.local()
+
+
+def _thread_buffers(n: int) -> list[np.ndarray]:
+    """Chunk-sized scratch arrays of the calling thread, reused across chunks and plans."""
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = []
+    while len(buffers) < n:
+        buffers.append(np.empty(CHUNK_ROWS))
+    return buffers
 
 
 def _pool() -> ThreadPoolExecutor:

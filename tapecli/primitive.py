@@ -29,7 +29,11 @@ class Primitive:
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
-        # An optional float -> float implementation for the one-point fast path.
+        # float -> float for the one-point fast path. It must agree with `forward`
+        # to the last bit, so by default a ufunc is called on the float itself:
+        # libm's math.exp and numpy's np.exp differ in the last place now and then.
+        if scalar is None and isinstance(forward, np.ufunc):
+            scalar = _on_float(forward)
         self.scalar = scalar
 
     def defvjp(self, *vjps) -> None:
@@ -47,6 +51,12 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def _on_float(ufunc: np.ufunc) -> Callable:
+    def scalar(*args):
+        return float(ufunc(*args))
+    return scalar
 
 
 def _input(value) -> Tensor:

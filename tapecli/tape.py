@@ -211,7 +211,9 @@ class GradientTape:
         between `sources` and `targets`: tapecli.trace shows them)."""
         records = self._records[:]  # a persistent tape may record our own ops meanwhile
         # Forward reachability: only inputs that depend on a source need VJPs.
-        reaches = {s._id for s in sources}
+        # An unwatched source gets None, as in TensorFlow, even if a watched
+        # tensor flowed through the same ops.
+        reaches = {s._id for s in sources if s._id in self._connected}
         for _, inputs, _, output in records:
             for x in inputs:
                 if x._id in reaches:
