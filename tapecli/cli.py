@@ -1,0 +1,327 @@
+"""The `tapecli` command line of CLI.md: a thin click layer over tapecli.jobs.
+
+Each command parses its options, builds a Job, computes it at one point and
+hands the result to tapecli.output; batches go to tapecli.batch. Imports are
+deferred to where they are needed: a single point never loads pyarrow, and
+rich only when a table goes to a terminal.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import signal
+import sys
+
+import click
+
+from . import __version__
+from .errors import DataError, TapecliError, UsageError
+
+FORMATS = ("table", "csv", "json", "jsonl")
+# VALUE of --at: a decimal or scientific number, or inf, -inf, nan (not Python's
+# other float spellings such as 1_000).
+_NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)",
+                     re.IGNORECASE)
+# A leading '-' lets an expression such as -x**2 through; '--word' is an option.
+_CONTEXT = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
+
+
+# -- option values ---------------------------------------------------------------
+
+def _parse_point(ctx, param, values: tuple[str, ...]) -> dict[str, float] | None:
+    """`--at x=3 --at y=2` and `--at x=3,y=2` -> {"x": 3.0, "y": 2.0}."""
+    from .expression import check_variable_name
+
+    if not values:
+        return None
+    point: dict[str, float] = {}
+    for item in (part for value in values for part in value.split(",")):
+        name, sep, text = (s.strip() for s in item.partition("="))
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE (for example x=3)")
+        try:
+            check_variable_name(name)
+        except TapecliError as e:
+            raise click.BadParameter(str(e)) from None
+        if not _NUMBER.fullmatch(text):
+            raise click.BadParameter(f"{name}={text}: {text!r} is not a number "
+                                     "(write e.g. 3, -0.5, 1e-3, inf, nan)")
+        if name in point:
+            raise click.BadParameter(f"{name} is given twice")
+        point[name] = float(text)
+    return point
+
+
+def _parse_names(ctx, param, values: tuple[str, ...]) -> list[str] | None:
+    """`--wrt x,y` (or `--wrt x --wrt y`) -> ["x", "y"]."""
+    if not values:
+        return None
+    names = [part.strip() for value in values for part in value.split(",")]
+    if not all(names):
+        raise click.BadParameter("empty name in " + ",".join(values))
+    return names
+
+
+def _common_options(command):
+    """Options that every computing command shares (CLI.md, 'Options')."""
+    for decorator in reversed((
+        click.option("--at", "point", multiple=True, callback=_parse_point,
+                     metavar="NAME=VALUE",
+                     help="A value for a variable; repeat it or join with commas "
+                          "(--at x=3,y=2). VALUE: a number, inf, -inf or nan."),
+        click.option("--wrt", multiple=True, callback=_parse_names, metavar="x,y",
+                     help="Variables to differentiate with respect to, in this order "
+                          "(default: every variable, in order of first appearance)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS),
+                     help="Output format (default: table for one point, csv for a batch)."),
+        click.option("--input", "input_path", metavar="FILE",
+                     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                     help="Read a batch of points from a CSV file ('-' for stdin)."),
+        click.option("--keep-input", is_flag=True,
+                     help="Echo the input columns before the results."),
+        click.option("--output", "output_path", metavar="FILE",
+                     type=click.Path(dir_okay=False, allow_dash=True),
+                     help="Write the results to FILE instead of stdout."),
+        click.option("--strict", is_flag=True,
+                     help="Make nan/inf from finite inputs (log of a negative, "
+                          "division by zero, overflow) an error, exit status 1."),
+    )):
+        command = decorator(command)
+    return command
+
+
+def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
+    """The EXPR arguments, once unknown options are refused.
+
+    Unknown options reach us as arguments (see _CONTEXT), so that -x**2 is an
+    expression; '--word' is refused here, '-h' is taken as --help."""
+    ctx = click.get_current_context()
+    for text in expressions:
+        if text == "-h":
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        if text.startswith("--"):
+            name = text.partition("=")[0]
+            known = [o for p in ctx.command.params for o in getattr(p, "opts", ())]
+            raise click.NoSuchOption(name, possibilities=difflib.get_close_matches(name, known, n=2, cutoff=0.7),
+                                     ctx=ctx)
+    if one and len(expressions) != 1:
+        listed = " ".join(repr(e) for e in expressions)
+        raise click.UsageError(f"{ctx.command.name} takes one EXPR, got {len(expressions)}: "
+                               f"{listed} (quote an expression that has spaces)", ctx)
+    return list(expressions)
+
+
+# -- the commands ------------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="tapecli",
+                      message="%(prog)s %(version)s")
+def cli():
+    """Differentiate expressions on a GradientTape: reverse-mode autodiff over numpy.
+
+    \b
+    tapecli grad "x**2+3*x+1" --at x=3          value 19.0, gradient 9.0
+    tapecli hessian "x**2*y + y**3" --at x=1,y=2
+    cat points.csv | tapecli grad "x*y"         one CSV row per point
+
+    Run `tapecli COMMAND --help` for a command's options.
+    """
+
+
+def _run(command: str, expressions, point, wrt, fmt, input_path, keep_input,
+         output_path, strict, order=None) -> None:
+    """The body of every computing command: a Job, then one point or a batch."""
+    from .jobs import Job
+    from .parser import parse
+
+    job = Job.create(command, [parse(text) for text in expressions], wrt, order)
+    if point is not None and input_path is not None:
+        raise UsageError("give either --at (one point) or --input (a batch), not both")
+    batch = input_path is not None or (point is None and job.inputs and not sys.stdin.isatty())
+    if batch:
+        from .batch import run_batch
+        run_batch(job, input_path or "-", output=_output_file(output_path), fmt=fmt,
+                  keep_input=keep_input, strict=strict)
+        return
+    point = _point_for(job.inputs, point or {})
+    result = job.compute(point)
+    _check_domain(job, point, result, strict)
+    _write(output_path, lambda stream: _write_point(job, result, point, fmt or "table",
+                                                    stream, keep_input))
+
+
+def _write_point(job, result, point, fmt, stream, keep_input):
+    from .output import write_result
+    write_result(job, result, point, fmt, stream, keep_input)
+
+
+def _point_for(variables, given: dict[str, float]) -> dict[str, float]:
+    """The expression's variables with their --at values (others are ignored,
+    like extra CSV columns); a missing one is an error that says how to give it."""
+    missing = [name for name in variables if name not in given]
+    if missing:
+        names = ", ".join(repr(n) for n in missing)
+        example = ",".join(f"{n}=VALUE" for n in missing)
+        which = "variable" if len(missing) == 1 else "variables"
+        raise DataError(f"{which} {names} {'has' if len(missing) == 1 else 'have'} no value: "
+                        f"give {'it' if len(missing) == 1 else 'them'} with --at {example}")
+    return {name: given[name] for name in variables}
+
+
+def _check_domain(job, point, result, strict: bool) -> None:
+    from . import domain
+
+    problems = domain.find_problems(job, point, result)
+    if not problems:
+        return
+    if strict:
+        raise domain.strict_error(problems)
+    click.echo(f"tapecli: warning: {domain.describe(problems)}", err=True)
+
+
+def _output_file(path: str | None) -> str | None:
+    return None if path in (None, "-") else path
+
+
+def _write(output_path: str | None, write) -> None:
+    path = _output_file(output_path)
+    if path is None:
+        write(sys.stdout)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            write(stream)
+    except OSError as e:
+        raise DataError(f"cannot write {path}: {e.strerror}") from None
+
+
+# nargs=-1 so that an unknown option arrives here and is refused by name.
+_EXPR = click.argument("expression", nargs=-1, required=True, metavar="EXPR")
+
+
+@cli.command("eval", context_settings=_CONTEXT)
+@_EXPR
+@_common_options
+def eval_command(expression, **options):
+    """Print the value of EXPR at a point.
+
+    \b
+    Example:
+      tapecli eval "sin(x)**2 + cos(x)**2" --at x=0.3
+    """
+    _run("eval", _expressions(expression, one=True), **options)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_EXPR
+@_common_options
+def grad(expression, **options):
+    """Print the value and the gradient of EXPR.
+
+    \b
+    Example:
+      tapecli grad "x**2+3*x+1" --at x=3        value 19.0, df/dx 9.0
+      tapecli grad "x*y" --at x=2,y=5 --format json
+    """
+    _run("grad", _expressions(expression, one=True), **options)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_EXPR
+@_common_options
+def hessian(expression, **options):
+    """Print the value, the gradient and the Hessian of EXPR.
+
+    \b
+    Example:
+      tapecli hessian "x**2*y + y**3" --at x=1,y=2   Hessian [[4, 2], [2, 12]]
+    """
+    _run("hessian", _expressions(expression, one=True), **options)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_EXPR
+@_common_options
+@click.option("--order", type=int, metavar="N",
+              help="Differentiate N times with respect to the one --wrt variable.")
+def diff(expression, **options):
+    """Print the value and one higher-order partial derivative of EXPR.
+
+    --wrt is the sequence of differentiations: --wrt x,x,y is d3f/dxdxdy;
+    --wrt x --order 3 is d3f/dx3. With one variable, --wrt may be left out.
+
+    \b
+    Example:
+      tapecli diff "x**3" --wrt x --order 2 --at x=3     d2f/dxdx = 18.0
+      tapecli diff "x**2*y" --wrt x,x,y --at x=1,y=2     d3f/dxdxdy = 2.0
+    """
+    _run("diff", _expressions(expression, one=True), **options)
+
+
+@cli.command(context_settings=_CONTEXT)
+@click.argument("expressions", nargs=-1, required=True, metavar="EXPR [EXPR ...]")
+@_common_options
+def jacobian(expressions, **options):
+    """Print the values and the Jacobian of a vector of expressions.
+
+    Row i of the Jacobian is the gradient of the i-th EXPR.
+
+    \b
+    Example:
+      tapecli jacobian "x*y" "x+y" --at x=2,y=3      [[3, 2], [1, 1]]
+    """
+    _run("jacobian", _expressions(expressions, one=False), **options)
+
+
+@cli.command(context_settings=_CONTEXT)
+@_EXPR
+@click.option("--at", "point", multiple=True, callback=_parse_point, metavar="NAME=VALUE",
+              help="A value for a variable; repeat it or join with commas (--at x=3,y=2).")
+@click.option("--wrt", multiple=True, callback=_parse_names, metavar="x,y",
+              help="Variables of the backward pass (default: every variable).")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              help="table: one line per op; json: a list of nodes.")
+@click.option("--output", "output_path", metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the trace to FILE instead of stdout.")
+def trace(expression, point, wrt, fmt, output_path):
+    """Show the tape of EXPR at one point: every forward op, then the backward pass.
+
+    Each forward line is one recorded op, its inputs (node ids such as %1, or
+    constants) and its value; each backward line is a node's adjoint df/d%i and
+    what its op sends to its inputs, so the chain rule can be read off.
+
+    \b
+    Example:
+      tapecli trace "x**2+3*x+1" --at x=3
+      tapecli trace "x*y + sin(x)" --at x=1,y=2 --format json | jq '.[] | {id, op, adjoint}'
+    """
+    from .parser import parse
+    from .trace import record_trace, trace_json, trace_text
+
+    expr = parse(_expressions(expression, one=True)[0])
+    result = record_trace(expr, _point_for(expr.variables, point or {}), wrt)
+    text = trace_json(result) if fmt == "json" else trace_text(result)
+    _write(output_path, lambda stream: stream.write(text))
+
+
+# -- the process -------------------------------------------------------------------
+
+def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
+    """Console-script entry point: run the CLI and turn user errors into exit statuses."""
+    # A closed pipe (`tapecli ... | head -1`) ends the process quietly, as it ends cat.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        status = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        status = e.exit_code
+    except TapecliError as e:
+        click.echo(f"tapecli: error: {e}", err=True)
+        status = e.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        status = 130
+    sys.exit(status if isinstance(status, int) else 0)
