@@ -109,20 +109,23 @@ def _jacobian_program(exprs, names, wrt) -> Program:
 
 # ---- running a program at a point ---------------------------------------------------
 @functools.lru_cache(maxsize=256)
-def _plan(make: Callable, exprs: tuple, names: tuple, wrt: tuple) -> Plan | None:
+def _compiled(make: Callable, exprs: tuple, wrt: tuple) -> tuple[tuple, tuple, Plan | None]:
+    """(variables, input names, plan or None) of a driver for these expressions."""
+    variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
+    names = variables + tuple(n for n in dict.fromkeys(wrt) if n not in variables)
     try:
-        return compile_program(make(exprs, names, wrt), len(names))
+        plan = compile_program(make(exprs, names, wrt), len(names))
     except NotCompilable:
-        return None
+        plan = None
+    return variables, names, plan
 
 
 def _run(make: Callable, exprs: tuple[Expression, ...], point: Mapping, wrt: tuple[str, ...]
-         ) -> tuple[list[np.ndarray], tuple[int, ...]]:
-    variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
-    names = variables + tuple(n for n in dict.fromkeys(wrt) if n not in variables)
+         ) -> tuple[list, tuple[int, ...]]:
+    """The driver's outputs at `point`: arrays of the point's shape, floats for one point."""
+    variables, names, plan = _compiled(make, exprs, wrt)
     inputs, shape = _inputs(variables, names, point)
-    plan = _plan(make, exprs, names, wrt) if _use_plans else None
-    if plan is not None:
+    if plan is not None and _use_plans:
         return plan.run(inputs, shape), shape
     with np.errstate(all="ignore"):
         outputs = make(exprs, names, wrt)([constant(x) for x in inputs])
@@ -173,29 +176,33 @@ def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return value if value.shape == shape else np.broadcast_to(value, shape).copy()
 
 
-def _stack(arrays: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-    return np.stack(arrays, axis=-1) if len(arrays) else np.zeros(shape + (0,))
+def _array(value) -> np.ndarray:
+    return np.asarray(value, dtype=np.float64)
 
 
-def _matrix(arrays: Sequence[np.ndarray], rows: int, cols: int,
-            shape: tuple[int, ...]) -> np.ndarray:
-    if not rows or not cols:
-        return np.zeros(shape + (rows, cols))
-    return np.stack(arrays, axis=-1).reshape(shape + (rows, cols))
+def _stack(values: Sequence, shape: tuple[int, ...]) -> np.ndarray:
+    """Values of the batch's shape (or floats for one point) along a new last axis."""
+    if not shape:
+        return np.array(values, dtype=np.float64)
+    return np.stack(values, axis=-1) if len(values) else np.zeros(shape + (0,))
+
+
+def _matrix(values: Sequence, rows: int, cols: int, shape: tuple[int, ...]) -> np.ndarray:
+    return _stack(values, shape).reshape(shape + (rows, cols))
 
 
 # ---- the drivers ------------------------------------------------------------------------
 def value(expr: Expression, point: Mapping) -> np.ndarray:
     """The expression's value at `point`, of the point's broadcast shape."""
     (f,), _ = _run(_value_program, (expr,), point, ())
-    return f
+    return _array(f)
 
 
 def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient)`, the gradient's last axis following `wrt`."""
     wrt = _wrt_names(wrt, expr.variables)
     (f, *grads), shape = _run(_gradient_program, (expr,), point, wrt)
-    return f, _stack(grads, shape)
+    return _array(f), _stack(grads, shape)
 
 
 def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
@@ -203,7 +210,7 @@ def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     wrt = _wrt_names(wrt, expr.variables)
     n = len(wrt)
     (f, *rest), shape = _run(_hessian_program, (expr,), point, wrt)
-    return f, _stack(rest[:n], shape), _matrix(rest[n:], n, n, shape)
+    return _array(f), _stack(rest[:n], shape), _matrix(rest[n:], n, n, shape)
 
 
 def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):

@@ -136,8 +136,9 @@ class Plan:
         self.n_steps = len(op_nodes)
         self.scalar_steps = None
         if all(n.prim.scalar is not None for n in op_nodes):
-            self.scalar_steps = [(n.prim.scalar, tuple(a.index for a in n.args), n.index)
-                                 for n in op_nodes]
+            # (fn, a, b, c, out) with -1 for absent arguments: cheaper to test than len()
+            self.scalar_steps = [(n.prim.scalar, *(a.index for a in n.args),
+                                  *(-1,) * (3 - len(n.args)), n.index) for n in op_nodes]
             self.scalar_constants = [(i, v.item()) for i, v in self.constants]
         self._lay_out_buffers(op_nodes)
 
@@ -176,13 +177,13 @@ class Plan:
         self.n_buffers = n_buffers
 
     # -- running --------------------------------------------------------------
-    def run(self, inputs: Sequence, shape: tuple[int, ...]) -> list[np.ndarray]:
-        """The outputs for inputs that all have `shape` (each output has it too)."""
+    def run(self, inputs: Sequence, shape: tuple[int, ...]) -> list:
+        """The outputs for inputs that all have `shape` (each output has it too);
+        for a single point (shape ()), floats."""
         with np.errstate(all="ignore"):
             if not shape and self.scalar_steps is not None:
                 try:
-                    return [np.asarray(v, dtype=np.float64)
-                            for v in self.run_floats([float(x) for x in inputs])]
+                    return self.run_floats([float(x) for x in inputs])
                 except _SCALAR_FALLBACK:
                     pass  # IEEE semantics: let numpy give the nan/inf
             size = math.prod(shape)
@@ -208,13 +209,13 @@ class Plan:
         r[:self.n_inputs] = inputs
         for i, v in self.scalar_constants:
             r[i] = v
-        for fn, args, out in self.scalar_steps:
-            if len(args) == 1:
-                r[out] = fn(r[args[0]])
-            elif len(args) == 2:
-                r[out] = fn(r[args[0]], r[args[1]])
+        for fn, a, b, c, out in self.scalar_steps:
+            if b < 0:
+                r[out] = fn(r[a])
+            elif c < 0:
+                r[out] = fn(r[a], r[b])
             else:
-                r[out] = fn(*[r[a] for a in args])
+                r[out] = fn(r[a], r[b], r[c])
         return [r[i] for i in self.outputs]
 
     def _run_chunk(self, inputs: Sequence[np.ndarray], buffers: list[np.ndarray],
