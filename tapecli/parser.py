@@ -109,8 +109,9 @@ def _token_error(text: str, token) -> ExpressionSyntaxError:
     accepts, last = _state_before(text, token.start_pos)
     column = token.start_pos + 1
     expected = _expected(accepts)
-    if token.type in _OPERAND_STARTS and "STAR" in accepts:
-        # An operand right after a complete operand: 2x, 2 (x+1), (a)(b), sin x.
+    if token.type in ("NAME", "LPAR") and "STAR" in accepts:
+        # A name or '(' right after a complete operand: 2x, 2 (x+1), (a)(b), sin x.
+        # (Two numbers in a row, as in 1..2, are more likely a typo.)
         if last is not None and last.type == "NAME" and str(last) in FUNCTIONS \
                 and token.type != "LPAR":
             return ExpressionSyntaxError(
