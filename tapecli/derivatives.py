@@ -121,15 +121,15 @@ def _compiled(make: Callable, exprs: tuple, wrt: tuple) -> tuple[tuple, tuple, P
 
 
 def _run(make: Callable, exprs: tuple[Expression, ...], point: Mapping, wrt: tuple[str, ...]
-         ) -> tuple[list, tuple[int, ...]]:
-    """The driver's outputs at `point`: arrays of the point's shape, floats for one point."""
+         ) -> np.ndarray:
+    """The driver's outputs at `point`, stacked: shape (n_outputs, *point shape)."""
     variables, names, plan = _compiled(make, exprs, wrt)
     inputs, shape = _inputs(variables, names, point)
     if plan is not None and _use_plans:
-        return plan.run(inputs, shape), shape
+        return plan.run(inputs, shape)
     with np.errstate(all="ignore"):
         outputs = make(exprs, names, wrt)([constant(x) for x in inputs])
-    return [_full(t.numpy(), shape) for t in outputs], shape
+    return np.stack([np.broadcast_to(t.numpy(), shape) for t in outputs])
 
 
 def _inputs(variables, names, point: Mapping) -> tuple[list, tuple[int, ...]]:
@@ -171,52 +171,37 @@ def _wrt_names(wrt: Sequence[str] | str | None, default: Sequence[str]) -> tuple
     return names
 
 
-def _full(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    # A constant expression still gives one value per row of the batch.
-    return value if value.shape == shape else np.broadcast_to(value, shape).copy()
-
-
-def _array(value) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64)
-
-
-def _stack(values: Sequence, shape: tuple[int, ...]) -> np.ndarray:
-    """Values of the batch's shape (or floats for one point) along a new last axis."""
-    if not shape:
-        return np.array(values, dtype=np.float64)
-    return np.stack(values, axis=-1) if len(values) else np.zeros(shape + (0,))
-
-
-def _matrix(values: Sequence, rows: int, cols: int, shape: tuple[int, ...]) -> np.ndarray:
-    return _stack(values, shape).reshape(shape + (rows, cols))
+def _last(rows: np.ndarray, *matrix: int) -> np.ndarray:
+    """Stacked outputs (k, *shape) as an array (*shape, k), or (*shape, *matrix)."""
+    moved = np.moveaxis(rows, 0, -1)
+    return moved.reshape(moved.shape[:-1] + matrix) if matrix else moved
 
 
 # ---- the drivers ------------------------------------------------------------------------
 def value(expr: Expression, point: Mapping) -> np.ndarray:
     """The expression's value at `point`, of the point's broadcast shape."""
-    (f,), _ = _run(_value_program, (expr,), point, ())
-    return _array(f)
+    return _run(_value_program, (expr,), point, ())[0]
 
 
 def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient)`, the gradient's last axis following `wrt`."""
     wrt = _wrt_names(wrt, expr.variables)
-    (f, *grads), shape = _run(_gradient_program, (expr,), point, wrt)
-    return _array(f), _stack(grads, shape)
+    out = _run(_gradient_program, (expr,), point, wrt)
+    return out[0], _last(out[1:])
 
 
 def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient, hessian)`: a reverse pass over the recorded gradient per row."""
     wrt = _wrt_names(wrt, expr.variables)
     n = len(wrt)
-    (f, *rest), shape = _run(_hessian_program, (expr,), point, wrt)
-    return _array(f), _stack(rest[:n], shape), _matrix(rest[n:], n, n, shape)
+    out = _run(_hessian_program, (expr,), point, wrt)
+    return out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)
 
 
 def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
     """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation, nested."""
-    (f, d), _ = _run(_derivative_program, (expr,), point, _wrt_names(wrt, ()))
-    return f, d
+    out = _run(_derivative_program, (expr,), point, _wrt_names(wrt, ()))
+    return out[0], out[1]
 
 
 def jacobian(expressions: Sequence[Expression], point: Mapping,
@@ -226,5 +211,5 @@ def jacobian(expressions: Sequence[Expression], point: Mapping,
     variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     wrt = _wrt_names(wrt, variables)
     m = len(exprs)
-    outputs, shape = _run(_jacobian_program, exprs, point, wrt)
-    return _stack(outputs[:m], shape), _matrix(outputs[m:], m, len(wrt), shape)
+    out = _run(_jacobian_program, exprs, point, wrt)
+    return _last(out[:m]), _last(out[m:], m, len(wrt))
