@@ -309,11 +309,11 @@ def clip_by_norm(t, clip_norm, axes=None) -> Tensor:
 
 
 def zeros(shape, dtype=np.float64) -> Tensor:
-    return constant(np.zeros(shape, dtype=dtype))
+    return constant(np.zeros(shape, dtype=dtype), dtype)
 
 
 def ones(shape, dtype=np.float64) -> Tensor:
-    return constant(np.ones(shape, dtype=dtype))
+    return constant(np.ones(shape, dtype=dtype), dtype)
 
 
 def linspace(start, stop, num) -> Tensor:
