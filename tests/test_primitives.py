@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 import tapecli as tf
 from gradcheck import check_grads
 
-SETTINGS = settings(max_examples=20, deadline=None,
+SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 SHAPES = [(), (1,), (4,), (2, 3)]
 # Pairs of shapes that broadcast together, including size-1 axes on either side.

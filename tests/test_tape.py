@@ -625,6 +625,8 @@ def test_tensor_basics():
     assert s.shape == () and s.numpy().shape == () and float(s) == 2.5
     assert tf.constant(3).dtype == np.float64  # numbers become float64
     assert tf.constant([1.0], tf.float32).dtype == np.float32
+    assert tf.zeros(2, dtype=tf.float32).dtype == np.float32 == tf.ones([1], tf.float32).dtype
+    assert tf.zeros((2, 1)).dtype == np.float64 and tf.zeros((2, 1)).shape == (2, 1)
     assert [float(row[0]) for row in t] == [1.0, 4.0]
     assert "shape=(2, 3)" in repr(t)
     np.testing.assert_array_equal(np.asarray(t), t.numpy())
