@@ -1,0 +1,293 @@
+"""Batch output: result rows as CSV, JSON lines or Parquet, numbers formatted in C by pyarrow.
+
+A writer's work is split in two: `encode` turns one block's rows and results
+into bytes (or a table) and runs on worker threads, several blocks at once;
+`write` puts them out in input order on the calling thread. Text is built
+column-wise with pyarrow kernels (a float-to-text cast, then one element-wise
+join per block), never a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .batch_input import Rows
+from .errors import DataError, UsageError
+
+# pyarrow writes floats in positional notation, without a point when integral,
+# below this magnitude; exponent notation (with an 'e') from it on.
+_POSITIONAL_BELOW = 1e10
+
+
+def float_text(values: np.ndarray, *, json_null: bool = False) -> pa.Array:
+    """Shortest round-trip text of each float64: `3.0`, `0.1`, `1e+20`, `nan`,
+    `inf`, `-inf` (`null` for the non-finite ones when `json_null`)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    text = pc.cast(pa.array(values), pa.string())
+    # pyarrow writes 3.0 as "3", which JSON readers take for an integer: add the ".0"
+    # that Python's repr has.
+    integral = (values == np.trunc(values)) & (np.abs(values) < _POSITIONAL_BELOW)
+    if integral.any():
+        text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
+    if json_null:
+        finite = np.isfinite(values)
+        if not finite.all():
+            text = pc.if_else(finite, text, "null")
+    return text
+
+
+def _lines(pieces: list, count: int, separator: str = "") -> list:
+    """The rows' text, each row its pieces (text arrays or literal strings) joined
+    by `separator`, as buffers to write one after the other: every row ends in a
+    newline."""
+    if count == 0:
+        return []
+    merged: list = []
+    for piece in pieces:  # adjacent literals become one scalar
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += separator + piece
+        else:
+            merged.append(piece)
+    arrays = [pa.scalar(p.encode(), pa.binary()) if isinstance(p, str) else p.cast(pa.binary())
+              for p in merged]
+    rows = pc.binary_join_element_wise(*arrays, separator.encode())
+    # All rows as one value, newline-separated: a single copy, no per-row work.
+    one = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), rows), b"\n")
+    offsets = np.frombuffer(one.buffers()[1], dtype=np.int32, count=2, offset=4 * one.offset)
+    return [one.buffers()[2].slice(int(offsets[0]), int(offsets[1] - offsets[0])), b"\n"]
+
+
+def _csv_name(name: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([name])
+    return out.getvalue()
+
+
+def _with_nulls(column, text: pa.Array, null_text: str) -> pa.Array:
+    if column.null_count:
+        text = pc.if_else(pc.is_valid(column), text, null_text)
+    return text
+
+
+def _as_text(column, name: str) -> pa.Array:
+    try:
+        return pc.cast(column, pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as e:
+        raise DataError(f"--keep-input: cannot write column {name!r} "
+                        f"({column.type}) as text: {e}") from None
+
+
+def _csv_quoted(text: pa.Array) -> pa.Array:
+    needs = pc.match_substring_regex(text, '[,"\r\n]')
+    if not pc.any(needs).as_py():
+        return text
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, text)
+
+
+def _json_quoted(text: pa.Array) -> pa.Array:
+    if pc.any(pc.match_substring_regex(text, r'[\x00-\x1f"\\]')).as_py():
+        return pa.array([None if s is None else json.dumps(s, ensure_ascii=False)
+                         for s in text.to_pylist()], pa.string())
+    return pc.binary_join_element_wise('"', text, '"', "")
+
+
+def _echo_csv(column, name: str) -> pa.Array:
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    t = column.type
+    if pa.types.is_floating(t):
+        text = float_text(column.to_numpy(zero_copy_only=False).astype(np.float64))
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = _csv_quoted(column.cast(pa.string()))
+    elif pa.types.is_integer(t) or pa.types.is_boolean(t):
+        text = _as_text(column, name)
+    else:
+        text = _csv_quoted(_as_text(column, name))
+    return _with_nulls(column, text, "")
+
+
+def _echo_json(column, name: str) -> pa.Array:
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    t = column.type
+    if pa.types.is_floating(t):
+        text = float_text(column.to_numpy(zero_copy_only=False).astype(np.float64),
+                          json_null=True)
+    elif pa.types.is_integer(t) or pa.types.is_boolean(t):
+        text = _as_text(column, name)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = _json_quoted(column.cast(pa.string()))
+    else:
+        text = _json_quoted(_as_text(column, name))
+    return _with_nulls(column, text, "null")
+
+
+class _TextOutput:
+    """Bytes to a stream, flushed block by block so that output flows at once."""
+
+    def __init__(self, stream, owned: bool):
+        self.stream, self._owned = stream, owned
+
+    def start(self) -> None:
+        pass
+
+    def write(self, payload: list) -> None:
+        for buffer in payload:
+            self.stream.write(buffer)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self.stream.close()
+        else:
+            self.stream.flush()
+
+
+class CsvOutput(_TextOutput):
+    """CSV: a header line, then one line per row, echoed input first."""
+
+    def __init__(self, stream, job, echo: str | None, reader, owned: bool = False):
+        super().__init__(stream, owned)
+        self.job, self.echo = job, echo
+        names = ",".join(_csv_name(n) for n in job.column_names())
+        if echo == "lines":
+            self._header = reader.header_line + b"," + names.encode()
+        elif echo == "table":
+            self._header = ",".join([*map(_csv_name, reader.header), names]).encode()
+        else:
+            self._header = names.encode()
+
+    def start(self) -> None:
+        self.stream.write(self._header + b"\n")
+        self.stream.flush()
+
+    def encode(self, rows: Rows, result: Mapping[str, np.ndarray]) -> list:
+        texts: list = []
+        if self.echo == "lines":
+            texts.append(rows.echo)
+        elif self.echo == "table":
+            texts += [_echo_csv(c, n) for c, n in zip(rows.echo.columns, rows.echo.column_names)]
+        texts += [float_text(c) for c in self.job.columns(result)]
+        return _lines(texts, rows.count, ",")
+
+
+class JsonlOutput(_TextOutput):
+    """JSON lines: per row the object of CLI.md without `expression`, with `point`;
+    --keep-input puts the input columns first, as an `input` object."""
+
+    def __init__(self, stream, job, echo: str | None, reader, owned: bool = False):
+        super().__init__(stream, owned)
+        self.job, self.echo = job, echo
+
+    def encode(self, rows: Rows, result: Mapping[str, np.ndarray]) -> list:
+        job = self.job
+        pieces: list = ["{"]
+        if self.echo:
+            fields = []
+            for column, name in zip(rows.echo.columns, rows.echo.column_names):
+                fields += [", " if fields else "", json.dumps(name) + ": ",
+                           _echo_json(column, name)]
+            pieces += ['"input": {', *fields, "}, "]
+        pieces.append(f'"variables": {json.dumps(list(job.variables))}, "point": {{')
+        for i, name in enumerate(job.inputs):
+            pieces += [", " * (i > 0) + json.dumps(name) + ": ",
+                       float_text(rows.point[name], json_null=True)]
+        pieces.append("}")
+        if job.command == "diff":
+            pieces.append(f', "wrt": {json.dumps(list(job.wrt))}')
+        for key in ("value", "gradient", "hessian", "derivative", "jacobian"):
+            if key in result:
+                pieces.append(f', "{key}": ')
+                pieces += _nested(np.asarray(result[key]))
+        pieces.append("}")
+        return _lines(pieces, rows.count)
+
+
+def _nested(array: np.ndarray) -> list:
+    """Pieces writing each row's array[i] as a (nested) JSON list."""
+    if array.ndim == 1:
+        return [float_text(array, json_null=True)]
+    pieces: list = ["["]
+    for j in range(array.shape[1]):
+        if j:
+            pieces.append(", ")
+        pieces += _nested(array[:, j])
+    return pieces + ["]"]
+
+
+class ParquetOutput:
+    """Parquet: the echoed input columns with their types, then float64 results;
+    one row group per block."""
+
+    def __init__(self, path: str, job, echo: str | None, reader):
+        import pyarrow.parquet as pq
+
+        self.job, self.echo = job, echo
+        fields = list(reader.echo_schema()) if echo else []
+        fields += [pa.field(name, pa.float64()) for name in job.column_names()]
+        names = [f.name for f in fields]
+        for name in dict.fromkeys(n for n in names if names.count(n) > 1):
+            raise DataError(f"--keep-input: the input column {name!r} has the name of a "
+                            "result column; Parquet needs distinct column names")
+        self.schema = pa.schema(fields)
+        try:
+            self._writer = pq.ParquetWriter(path, self.schema)
+        except OSError as e:
+            raise UsageError(f"--output {path}: {e.strerror or e}") from None
+
+    def start(self) -> None:
+        pass
+
+    def encode(self, rows: Rows, result: Mapping[str, np.ndarray]) -> pa.Table:
+        columns = list(rows.echo.columns) if self.echo else []
+        columns += [pa.array(np.ascontiguousarray(c)) for c in self.job.columns(result)]
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+    def write(self, payload: pa.Table) -> None:
+        if payload.num_rows:
+            self._writer.write_table(payload)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def open_output(output: str | None, fmt: str, job, echo: str | None, reader, stdout):
+    """The writer for `output` (None or "-": `stdout`) in format `fmt`."""
+    if fmt == "parquet":
+        return ParquetOutput(output, job, echo, reader)
+    kind = CsvOutput if fmt == "csv" else JsonlOutput
+    if output is None or output == "-":
+        return kind(stdout, job, echo, reader)
+    try:
+        stream = open(output, "wb")
+    except OSError as e:
+        raise UsageError(f"--output {output}: {e.strerror or e}") from None
+    return kind(stream, job, echo, reader, owned=True)
+
+
+def output_format(output: str | None, fmt: str | None) -> str:
+    """csv, jsonl or parquet, from --format and the --output extension."""
+    if fmt in ("json", "table"):
+        raise UsageError(f"--format {fmt} is for a single point (--at); "
+                         "a batch is written as csv (the default) or jsonl")
+    if fmt not in (None, "csv", "jsonl"):
+        raise UsageError(f"--format {fmt}: a batch is written as csv or jsonl")
+    extension = None
+    if output not in (None, "-"):
+        lower = output.lower()
+        for ext in ("csv", "jsonl", "parquet", "json"):
+            if lower.endswith("." + ext):
+                extension = ext
+    if extension == "json":
+        raise UsageError(f"--output {output}: a batch is written as .csv, .jsonl or .parquet "
+                         "(JSON lines: .jsonl)")
+    if fmt and extension and fmt != extension:
+        raise UsageError(f"--format {fmt} does not match --output {output}")
+    return extension or fmt or "csv"
+
