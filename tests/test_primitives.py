@@ -143,7 +143,8 @@ def test_where(data, shapes, seed):
 # ---- reductions, shapes and linear algebra ----------------------------------------
 REDUCTIONS = [((), None, False), ((4,), None, False), ((4,), 0, True), ((2, 3), 0, False),
               ((2, 3), -1, True), ((2, 3), [0, 1], False), ((2, 3, 4), (0, 2), False),
-              ((2, 3, 4), 1, True), ((2, 3, 4), None, True)]
+              ((2, 3, 4), 1, True), ((2, 3, 4), None, True), ((2, 3), -1, False),
+              ((2, 3, 4), (-1, 0), False), ((2, 3, 4), [1, 2], True)]
 
 
 @pytest.mark.parametrize("reduce", [tf.reduce_sum, tf.reduce_mean], ids=["sum", "mean"])

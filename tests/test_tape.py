@@ -521,6 +521,45 @@ def test_integer_power_of_a_negative_number_needs_no_logarithm():
         assert value(tape.gradient(y, x)) == 4 * -8.0
 
 
+def first_and_second_gradients(f, *values):
+    """Gradients of sum(f) and of the sum of those gradients, by two nested tapes."""
+    xs = [tf.constant(v) for v in values]
+    with tf.GradientTape() as outer:
+        outer.watch(xs)
+        with tf.GradientTape() as inner:
+            inner.watch(xs)
+            y = tf.reduce_sum(f(*xs))
+        first = inner.gradient(y, xs, unconnected_gradients="zero")
+        total = sum(tf.reduce_sum(g) for g in first)
+    second = outer.gradient(total, xs, unconnected_gradients="zero")
+    return [value(g) for g in first], [value(g) for g in second]
+
+
+@pytest.mark.parametrize("name, f, values, first, second", [
+    # clip_by_norm of the zero vector: the identity there, so the gradient is the weights.
+    ("clip_by_norm at 0", lambda t: tf.clip_by_norm(t, 1.0) * tf.constant([2.0, 3.0]),
+     [np.zeros(2)], [[2.0, 3.0]], [[0.0, 0.0]]),
+    # hypot has no derivative at the origin: 0 by convention, not 0/0.
+    ("hypot at the origin", tf.hypot, [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]),
+    # divide_no_nan is 0 wherever y == 0, and so are its derivatives.
+    ("divide_no_nan by 0", tf.divide_no_nan, [1.5, 0.0], [0.0, 0.0], [0.0, 0.0]),
+    # sigmoid' = s(1 - s) and softplus' = s: 0 and 1 far out, without overflow.
+    ("sigmoid far out", tf.sigmoid, [np.array([-800.0, 800.0])], [[0.0, 0.0]], [[0.0, 0.0]]),
+    ("softplus far out", tf.nn.softplus, [np.array([-800.0, 800.0])], [[0.0, 1.0]],
+     [[0.0, 0.0]]),
+    # clip_by_value at its bounds: max/min ties go to t, so the gradient passes.
+    ("clip_by_value at the bounds", lambda t: tf.clip_by_value(t, -1.0, 1.0),
+     [np.array([-1.0, 1.0, 3.0])], [[1.0, 1.0, 0.0]], [[0.0, 0.0, 0.0]]),
+])
+def test_edges_give_finite_conventional_derivatives(name, f, values, first, second):
+    with np.errstate(divide="raise", invalid="raise", over="raise"):
+        got_first, got_second = first_and_second_gradients(f, *values)
+    for got, want in zip(got_first, first):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(got_second, second):
+        np.testing.assert_array_equal(got, want)
+
+
 # ---- operators, comparisons, indexing, tensor basics -------------------------------
 OPERATOR_CASES = [
     # (name, f(x, other), derivative in x, as a function of x and other)
