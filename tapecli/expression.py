@@ -106,7 +106,10 @@ class ExpressionBuilder:
             if name in CONSTANTS:
                 raise self._error(token, f"{name!r} is a constant, not a function",
                                   f"to multiply, write {name}*(...)")
-            raise self._error(token, f"unknown function {name!r}", _suggestion(name))
+            hint = _suggestion(name)
+            if self._text[token.end_pos:token.end_pos + 1].isspace():  # x (y+1)
+                hint += f"; to multiply, write {name}*(...)"
+            raise self._error(token, f"unknown function {name!r}", hint)
         arity = FUNCTIONS[name][1]
         if len(args) not in (arity if isinstance(arity, tuple) else (arity,)):
             raise self._error(token, f"{name}() takes {_arity_text(arity)}, got {len(args)}")

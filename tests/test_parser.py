@@ -238,6 +238,9 @@ SYNTAX_ERRORS = [
     ("()", 2, ["a number"]),
     ("1..2", 3, ["an operator"]),
     ("x = 2", 3, ["an operator"]),
+    ("x²", 2, ["an operator"]),
+    ("2×3", 2, ["an operator"]),
+    ("α + 1", 1, ["a number", "a name"]),
 ]
 
 
@@ -334,6 +337,12 @@ def test_unknown_function_names_the_closest(text, near):
     assert_caret(error, 5)
     assert f"unknown function {text.split('(')[0]!r}" in error.problem
     assert f"did you mean {near}?" in error.hint
+
+
+def test_a_variable_before_parentheses_is_a_call_and_the_hint_says_how_to_multiply():
+    error = syntax_error("x (y + 1)")
+    assert "unknown function 'x'" in error.problem
+    assert "write x*(...)" in error.hint
 
 
 def test_unknown_function_far_from_all_lists_them():
