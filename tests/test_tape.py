@@ -75,10 +75,8 @@ def test_gradient_inside_the_context_of_a_non_persistent_tape():
 
 def test_a_tape_cannot_be_entered_twice_at_once():
     tape = tf.GradientTape()
-    with tape:
-        with pytest.raises(ValueError, match="already recording"):
-            with tape:
-                pass
+    with tape, pytest.raises(ValueError, match="already recording"), tape:
+        pass
 
 
 # ---- unconnected sources and output_gradients ----------------------------------------
@@ -228,6 +226,7 @@ def test_watched_variables_in_order_of_first_access():
     with tf.GradientTape() as tape:
         y = b * a + b * c
         tape.watch(d)
+    assert value(y) == 8.0
     assert [v.name for v in tape.watched_variables()] == ["b", "a", "d"]
     assert all(isinstance(v, tf.Variable) for v in tape.watched_variables())
 
