@@ -41,10 +41,17 @@ def _grammar_path() -> Path:
 
 def parse(text: str) -> Expression:
     """Parse `text` into an immutable Expression, or raise a UsageError saying why."""
-    import lark
-
     if not isinstance(text, str):
         raise UsageError(f"an expression is text, not {type(text).__name__}")
+    return _parse(text)
+
+
+# Expressions are immutable, so one parse serves every later call with the same
+# text (and the compiled plans cached against it).
+@functools.lru_cache(maxsize=1024)
+def _parse(text: str) -> Expression:
+    import lark
+
     if not text.strip():
         raise ExpressionSyntaxError(text, 1, "empty expression", "an expression such as x**2")
     if len(text) > MAX_LENGTH:
