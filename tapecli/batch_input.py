@@ -252,6 +252,9 @@ class CsvReader:
 
     # -- parsing (worker threads) ------------------------------------------
     def _table(self, data) -> pa.Table:
+        if not len(data):  # pyarrow refuses an empty file; it is zero rows here
+            types = self._convert_options.column_types
+            return pa.table({i: pa.array([], types[i]) for i in self._include})
         return pa_csv.read_csv(pa.BufferReader(pa.py_buffer(data)),
                                read_options=self._read_options,
                                convert_options=self._convert_options)
