@@ -62,7 +62,7 @@ def _arity_text(arity) -> str:
 
 
 class ExpressionBuilder:
-    """Collects nodes while a parse tree is walked; shares identical subexpressions.
+    """Collects nodes as the parser reduces; shares identical subexpressions.
 
     Mistakes that the grammar cannot see (an unknown function, a wrong number of
     arguments, a function used as a variable) are reported at their column.
@@ -94,7 +94,7 @@ class ExpressionBuilder:
         if name in FUNCTIONS:
             raise self._error(token, f"{name!r} is a function, it cannot be a variable",
                               f"call it as {name}(...)")
-        # The tree is walked bottom-up, not left to right: keep the earliest position.
+        # Keep the earliest position, whatever order the nodes come in.
         position = self._first_seen.get(name)
         if position is None or token.start_pos < position:
             self._first_seen[name] = token.start_pos

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from pathlib import Path
 
 from .errors import ExpressionSyntaxError, UsageError
@@ -25,12 +26,64 @@ _WHITESPACE_AT_END = re.compile(r"\s*$")
 
 
 @functools.cache
-def _lark():
+def _lark(transformer=None):
+    """The LALR parser; with a transformer, it builds the Expression as it reduces."""
     import lark  # deferred: only parsing needs it
 
     grammar = _grammar_path().read_text(encoding="utf-8")
     # cache=True stores the LALR tables in the temp dir: later processes skip building them.
-    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, cache=True)
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, cache=True,
+                     transformer=transformer)
+
+
+# The ExpressionBuilder of the parse in progress: the parser is shared, parses are not.
+_current = threading.local()
+
+
+@functools.cache
+def _builder_parser():
+    """The parser that builds the Expression as it reduces, as in lark's calc example.
+
+    LALR reductions run bottom-up in a loop, never by recursion, so 100,000
+    nested parentheses or signs are no problem, and no parse tree is built.
+    """
+    import lark
+
+    @lark.v_args(inline=True)
+    class ToExpression(lark.Transformer):
+        """One method per `->` alias of the grammar, each adding a node."""
+
+        def number(self, token):
+            return _current.builder.constant(float(token))
+
+        def name(self, token):
+            return _current.builder.name(token)
+
+        def call(self, token, *args):
+            return _current.builder.call(token, [a for a in args if a is not None])
+
+        def pos(self, operand):
+            return operand
+
+        def add(self, a, b):
+            return _current.builder.operator("add", [a, b])
+
+        def sub(self, a, b):
+            return _current.builder.operator("sub", [a, b])
+
+        def mul(self, a, b):
+            return _current.builder.operator("mul", [a, b])
+
+        def div(self, a, b):
+            return _current.builder.operator("div", [a, b])
+
+        def pow(self, a, b):
+            return _current.builder.operator("pow", [a, b])
+
+        def neg(self, a):
+            return _current.builder.operator("neg", [a])
+
+    return _lark(ToExpression())
 
 
 def _grammar_path() -> Path:
@@ -57,8 +110,9 @@ def _parse(text: str) -> Expression:
     if len(text) > MAX_LENGTH:
         raise UsageError(f"the expression is {len(text):,} characters long; "
                          f"the limit is {MAX_LENGTH:,}")
+    builder = _current.builder = ExpressionBuilder(text)
     try:
-        tree = _lark().parse(text)
+        root = _builder_parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
         accepts, _ = _state_before(text, e.pos_in_stream)
         raise ExpressionSyntaxError(text, e.pos_in_stream + 1,
@@ -70,7 +124,9 @@ def _parse(text: str) -> Expression:
         accepts, _ = _state_before(text, len(text))
         raise ExpressionSyntaxError(text, len(text) + 1, "unexpected end of expression",
                                     _expected(accepts)) from None
-    return _build(text, tree)
+    finally:
+        _current.builder = None
+    return builder.finish(root)
 
 
 def _state_before(text: str, end: int) -> tuple[set[str], object]:
@@ -145,25 +201,3 @@ def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
     fixed = ("..." if len(shown_left) < len(left) else "") + fixed + \
         ("..." if len(shown_right) < len(right) else "")
     return re.sub(r"\s+", " ", fixed)
-
-
-def _build(text: str, tree) -> Expression:
-    """Turn the parse tree into an Expression, bottom-up and without recursion,
-    so that 100,000 nested parentheses or signs are no problem."""
-    builder = ExpressionBuilder(text)
-    index: dict[int, int] = {}  # id(subtree) -> node
-    for subtree in tree.iter_subtrees():  # children before parents
-        kind, children = subtree.data, subtree.children
-        if kind == "number":
-            node = builder.constant(float(children[0]))
-        elif kind == "name":
-            node = builder.name(children[0])
-        elif kind == "call":
-            name, args = children[0], [c for c in children[1:] if c is not None]
-            node = builder.call(name, [index[id(a)] for a in args])
-        elif kind == "pos":
-            node = index[id(children[0])]
-        else:
-            node = builder.operator(kind, [index[id(c)] for c in children])
-        index[id(subtree)] = node
-    return builder.finish(index[id(tree)])
