@@ -138,6 +138,15 @@ def test_no_wrt_gives_empty_derivatives():
     assert value.shape == (3,) and grad.shape == (3, 0)
 
 
+def test_an_empty_batch_and_a_two_dimensional_batch():
+    value, grad, hess = F.hessian({"x": np.zeros(0), "y": 1.0})
+    assert value.shape == (0,) and grad.shape == (0, 2) and hess.shape == (0, 2, 2)
+    x, y = np.linspace(-1, 1, 6).reshape(2, 3), np.linspace(0.5, 2, 6).reshape(2, 3)
+    _, d = G.derivative({"x": x, "y": y}, ["x", "x", "y"])
+    assert d.shape == (2, 3)
+    np.testing.assert_allclose(d, d3_dxdxdy_hand(x, y), rtol=1e-12, atol=1e-13)
+
+
 def test_constant_expression_in_a_batch():
     value, grad = parse("2 + 3").gradient({"x": np.arange(4.0)}, wrt=["x"])
     assert value.shape == (4,) and np.all(value == 5.0)
