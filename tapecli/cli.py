@@ -104,8 +104,8 @@ def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
         if text.startswith("--"):
             name = text.partition("=")[0]
             known = [o for p in ctx.command.params for o in getattr(p, "opts", ())]
-            raise click.NoSuchOption(name, possibilities=difflib.get_close_matches(name, known, n=2, cutoff=0.7),
-                                     ctx=ctx)
+            near = difflib.get_close_matches(name, known, n=2, cutoff=0.7)
+            raise click.NoSuchOption(name, possibilities=near, ctx=ctx)
     if one and len(expressions) != 1:
         listed = " ".join(repr(e) for e in expressions)
         raise click.UsageError(f"{ctx.command.name} takes one EXPR, got {len(expressions)}: "
@@ -139,22 +139,38 @@ def _run(command: str, expressions, point, wrt, fmt, input_path, keep_input,
     job = Job.create(command, [parse(text) for text in expressions], wrt, order)
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
-    batch = input_path is not None or (point is None and job.inputs and not sys.stdin.isatty())
+    piped = sys.stdin is not None and not sys.stdin.isatty()  # None: stdin closed (<&-)
+    batch = input_path is not None or (point is None and job.inputs and piped)
     if batch:
         from .batch import run_batch
         run_batch(job, input_path or "-", output=_output_file(output_path), fmt=fmt,
                   keep_input=keep_input, strict=strict)
         return
-    point = _point_for(job.inputs, point or {})
+    given = point or {}
+    point = _point_for(job.inputs, given)
+    fmt = _single_point_format(fmt, output_path)
     result = job.compute(point)
     _check_domain(job, point, result, strict)
-    _write(output_path, lambda stream: _write_point(job, result, point, fmt or "table",
-                                                    stream, keep_input))
+    echo = given if keep_input else None
+    _write(output_path, lambda stream: _write_point(job, result, point, fmt, stream, echo))
 
 
-def _write_point(job, result, point, fmt, stream, keep_input):
+def _write_point(job, result, point, fmt, stream, echo):
     from .output import write_result
-    write_result(job, result, point, fmt, stream, keep_input)
+    write_result(job, result, point, fmt, stream, echo)
+
+
+def _single_point_format(fmt: str | None, output_path: str | None) -> str:
+    """--format, else the --output file's extension (.csv .json .jsonl), else table."""
+    path = (_output_file(output_path) or "").lower()
+    extension = next((e for e in ("csv", "jsonl", "json", "parquet")
+                      if path.endswith("." + e)), None)
+    if extension == "parquet":
+        raise UsageError(f"--output {output_path}: Parquet is for batches (--input); "
+                         "one point is written as table, csv, json or jsonl")
+    if fmt and extension and fmt != extension:
+        raise UsageError(f"--format {fmt} does not match --output {output_path}")
+    return fmt or extension or "table"
 
 
 def _point_for(variables, given: dict[str, float]) -> dict[str, float]:

@@ -10,6 +10,7 @@ written in shortest round-trip form (Python's float repr: `19.0`, `0.1`,
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,9 +94,9 @@ def render_plain(blocks: list[Block]) -> str:
 
 def render_rich(blocks: list[Block], file: TextIO) -> None:
     """Blocks as rich tables (imported only here: a terminal is waiting)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
-    from rich import box
 
     console = Console(file=file, highlight=False)
     for block in blocks:
@@ -134,26 +135,32 @@ def json_text(job, result: Mapping, point: Mapping[str, float]) -> str:
     return json.dumps(job.json_object(result, point), allow_nan=False) + "\n"
 
 
-def jsonl_text(job, result: Mapping, point: Mapping[str, float]) -> str:
-    """One JSON line, as a batch of one row writes it: no `expression`."""
-    return json.dumps(job.json_object(result, point, with_expression=False),
-                      allow_nan=False) + "\n"
+def jsonl_text(job, result: Mapping, point: Mapping[str, float],
+               echo: Mapping[str, float] | None = None) -> str:
+    """One JSON line, as a batch of one row writes it: no `expression`; with
+    `echo` (--keep-input) the input values first, under `input`."""
+    obj = job.json_object(result, point, with_expression=False)
+    if echo is not None:
+        obj = {"input": {name: _json_number(v) for name, v in echo.items()}, **obj}
+    return json.dumps(obj, allow_nan=False) + "\n"
 
 
-def csv_text(job, result: Mapping, point: Mapping[str, float], keep_input: bool = False) -> str:
-    """Header and one row, as a batch of one row writes it (with `keep_input`,
-    the point's values first)."""
+def csv_text(job, result: Mapping, point: Mapping[str, float],
+             echo: Mapping[str, float] | None = None) -> str:
+    """Header and one row, as a batch of one row writes it (with `echo`,
+    --keep-input, the input values first)."""
     header = job.column_names()
     row = [number(c) for c in job.columns(result)]
-    if keep_input:
-        header = [*point, *header]
-        row = [*map(number, point.values()), *row]
+    if echo is not None:
+        header = [*echo, *header]
+        row = [*map(number, echo.values()), *row]
     return ",".join(header) + "\n" + ",".join(row) + "\n"
 
 
 def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
-                 stream: TextIO, keep_input: bool = False) -> None:
-    """Write one point's result to `stream` in `fmt` (one of FORMATS)."""
+                 stream: TextIO, echo: Mapping[str, float] | None = None) -> None:
+    """Write one point's result to `stream` in `fmt` (one of FORMATS); `echo`
+    (the --at values, with --keep-input) goes before the results in csv and jsonl."""
     if fmt == "table":
         blocks = result_blocks(job, result, point)
         if use_rich(stream):
@@ -163,8 +170,13 @@ def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
     elif fmt == "json":
         stream.write(json_text(job, result, point))
     elif fmt == "jsonl":
-        stream.write(jsonl_text(job, result, point))
+        stream.write(jsonl_text(job, result, point, echo))
     elif fmt == "csv":
-        stream.write(csv_text(job, result, point, keep_input))
+        stream.write(csv_text(job, result, point, echo))
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+def _json_number(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
