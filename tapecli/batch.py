@@ -12,6 +12,7 @@ that single-point start-up does not pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sys
@@ -61,8 +62,9 @@ def run_batch(job, source: str, *, output: str | None, fmt: str | None,
         writer = batch_output.open_output(output, fmt, job, echo, reader, _stdout())
         try:
             writer.start()
-            with _Progress(reader) as progress:
-                for done in _pipeline(reader, writer, job, strict):
+            with _Progress(reader) as progress, \
+                    contextlib.closing(_pipeline(reader, writer, job, strict)) as blocks:
+                for done in blocks:
                     writer.write(done.payload)
                     totals.update(done.problems)
                     rows += done.rows

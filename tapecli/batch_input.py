@@ -27,7 +27,7 @@ import pyarrow.csv as pa_csv
 
 from .errors import DataError, UsageError
 
-CSV_BLOCK_BYTES = 4 << 20
+CSV_BLOCK_BYTES = 1 << 20
 PARQUET_BATCH_ROWS = 1 << 16
 # A pipe that goes quiet this long has its complete lines processed at once,
 # so that a slow producer's rows flow through instead of waiting for a block.
@@ -40,7 +40,7 @@ _BOM = b"\xef\xbb\xbf"
 class Block:
     """Raw rows in input order: CSV bytes of whole lines, or a Parquet record batch."""
 
-    data: bytes | pa.RecordBatch
+    data: memoryview | pa.RecordBatch
     first: int  # CSV: line number of its first line; Parquet: number of its first row
     size: int  # for the progress bar: bytes (CSV) or rows (Parquet)
 
@@ -120,9 +120,10 @@ class _ByteSource:
         self.fd = None if self.regular else fd
 
     def read(self, n: int) -> bytes:
-        if self.fd is not None:
-            return os.read(self.fd, n)
         return self.stream.read(n)
+
+    def readinto(self, view: memoryview) -> int:
+        return self.stream.readinto(view) or 0
 
     def ready_within(self, seconds: float) -> bool:
         if self.fd is None:
@@ -222,29 +223,32 @@ class CsvReader:
 
     def blocks(self) -> Iterator[Block]:
         """Successive blocks of whole lines, about CSV_BLOCK_BYTES each."""
-        buffer, source = self._buffer, self._source
-        target = CSV_BLOCK_BYTES
-        while buffer or not self._eof:
+        source = self._source
+        leftover = bytes(self._buffer)  # what the header's read brought beyond it
+        self._buffer.clear()
+        while leftover or not self._eof:
+            # A fresh buffer per block, read into in place: blocks in flight keep theirs.
+            buffer = bytearray(len(leftover) + CSV_BLOCK_BYTES)
+            view = memoryview(buffer)
+            size = len(leftover)
+            view[:size] = leftover
+            has_line = b"\n" in leftover
             deadline = time.monotonic() + PIPE_PATIENCE_SECONDS
-            has_line = b"\n" in buffer
-            while len(buffer) < target and not self._eof:
+            while size < len(buffer) and not self._eof:
                 if (has_line and not source.regular
                         and not source.ready_within(deadline - time.monotonic())):
                     break  # the pipe went quiet: go on with the lines we have
-                data = source.read(target - len(buffer))
-                self._eof = not data
-                has_line = has_line or b"\n" in data
-                buffer += data
-            cut = len(buffer) if self._eof else buffer.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than a block: read on
-                target = len(buffer) + CSV_BLOCK_BYTES
+                got = source.readinto(view[size:])
+                self._eof = not got
+                has_line = has_line or buffer.find(b"\n", size, size + got) >= 0
+                size += got
+            cut = size if self._eof else buffer.rfind(b"\n", 0, size) + 1
+            leftover = bytes(view[cut:size])  # a partial last line, or a line longer than a block
+            if cut == 0:
                 continue
-            target = CSV_BLOCK_BYTES
-            data = bytes(memoryview(buffer)[:cut])
-            del buffer[:cut]
             first = self._line
-            self._line += data.count(b"\n")
-            yield Block(data, first, len(data))
+            self._line += buffer.count(b"\n", 0, cut)
+            yield Block(view[:cut], first, cut)
 
     def close(self) -> None:
         if self._owned:
@@ -286,7 +290,7 @@ class CsvReader:
         decides) and say what is wrong with it."""
         data = memoryview(block.data)
         ends = [0]
-        for line in block.data.split(b"\n"):
+        for line in bytes(block.data).split(b"\n"):
             ends.append(ends[-1] + len(line) + 1)
         ends[-1] = len(data)
 
@@ -340,7 +344,7 @@ class CsvReader:
     def where(self, block: Block, row: int) -> str:
         """'line N' of the block's row number `row` (0-based), blank lines skipped."""
         number = block.first
-        for line in block.data.split(b"\n"):
+        for line in bytes(block.data).split(b"\n"):
             if line.rstrip(b"\r"):
                 if row == 0:
                     return f"line {number}"

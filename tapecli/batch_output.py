@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from .batch_input import Rows
 from .errors import DataError, UsageError
@@ -24,6 +25,7 @@ from .errors import DataError, UsageError
 # pyarrow writes floats in positional notation, without a point when integral,
 # below this magnitude; exponent notation (with an 'e') from it on.
 _POSITIONAL_BELOW = 1e10
+_PLAIN_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="none")
 
 
 def float_text(values: np.ndarray, *, json_null: bool = False) -> pa.Array:
@@ -174,7 +176,15 @@ class CsvOutput(_TextOutput):
         elif self.echo == "table":
             texts += [_echo_csv(c, n) for c, n in zip(rows.echo.columns, rows.echo.column_names)]
         texts += [float_text(c) for c in self.job.columns(result)]
-        return _lines(texts, rows.count, ",")
+        if self.echo is not None:  # text with commas and quotes: joined row by row
+            return _lines(texts, rows.count, ",")
+        if rows.count == 0:
+            return []
+        # Numbers only: pyarrow's CSV writer joins the ready-made text fastest.
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.table(texts, names=[f"c{i}" for i in range(len(texts))]), sink,
+                         _PLAIN_CSV)
+        return [sink.getvalue()]
 
 
 class JsonlOutput(_TextOutput):
