@@ -100,8 +100,9 @@ def _check_unique(names: Sequence[str], wanted: Sequence[str], why: str) -> None
     for name in wanted:
         where = [i + 1 for i, n in enumerate(names) if n == name]
         if len(where) > 1:
+            columns = ", ".join(map(str, where[:-1])) + f" and {where[-1]}"
             raise DataError(f"column {name!r} appears {len(where)} times in the header "
-                            f"(columns {', '.join(map(str, where))}){why}")
+                            f"(columns {columns}){why}")
 
 
 # -- CSV ------------------------------------------------------------------------

@@ -494,3 +494,41 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
         os.close(controller)
     assert shown.returncode == 0
     assert b"in.csv" in text  # the bar's description: the input file
+
+
+# -- more input and output corners ------------------------------------------------------------
+
+def test_duplicate_variable_column_is_ambiguous(tmp_path):
+    error, _ = batch_error(tmp_path, "eval", "x", b"x,y,x\n1,2,3\n")
+    assert str(error) == "column 'x' appears 2 times in the header (columns 1 and 3)"
+
+
+def test_carriage_return_inside_the_header(tmp_path):
+    error, _ = batch_error(tmp_path, "eval", "x", b"x,y\r1,2\r3,4\r")
+    assert "carriage return" in str(error) and error.exit_code == 1
+
+
+def test_invalid_utf8_in_an_echoed_text_column(tmp_path):
+    error, out = batch_error(tmp_path, "eval", "x", b"s,x\nok,1\n\xff\xfe,2\n", keep_input=True,
+                             out="o.jsonl")
+    assert str(error) == "line 3, column 1 (s): not valid UTF-8"
+    assert json.loads(out) == {"input": {"s": "ok", "x": 1.0}, "variables": ["x"],
+                               "point": {"x": 1.0}, "value": 1.0}
+
+
+def test_parquet_echo_of_nulls_bools_and_text_with_commas(tmp_path):
+    pq.write_table(pa.table({"x": [1.0, 2.0], "ok": [True, None], "s": ['a,"b"', None]}),
+                   tmp_path / "in.parquet")
+    out = batch(tmp_path, "eval", "-x", None, source="in.parquet", keep_input=True)
+    assert out == b'x,ok,s,f\n1.0,true,"a,""b""",-1.0\n2.0,,,-2.0\n'
+    out = batch(tmp_path, "eval", "-x", None, source="in.parquet", keep_input=True,
+                out="o.jsonl")
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    assert [r["input"] for r in rows] == [{"x": 1.0, "ok": True, "s": 'a,"b"'},
+                                         {"x": 2.0, "ok": None, "s": None}]
+
+
+def test_parquet_output_needs_distinct_names(tmp_path):
+    error, _ = batch_error(tmp_path, "eval", "x", b"x,f\n1,2\n", keep_input=True,
+                           out="o.parquet")
+    assert "'f'" in str(error) and "distinct" in str(error) and error.exit_code == 1
