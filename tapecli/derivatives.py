@@ -108,27 +108,48 @@ def _jacobian_program(exprs, names, wrt) -> Program:
 
 
 # ---- running a program at a point ---------------------------------------------------
+class _Driver:
+    """One program for given expressions and wrt: its input names and, once it
+    has been worth it, its compiled plan."""
+
+    def __init__(self, make: Callable, exprs: tuple, wrt: tuple):
+        self.make, self.exprs, self.wrt = make, exprs, wrt
+        self.variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
+        self.names = self.variables + tuple(n for n in dict.fromkeys(wrt)
+                                            if n not in self.variables)
+        self.tape_runs = 0
+        self._plan: Plan | None | bool = False  # False: not compiled yet
+
+    def plan(self, shape: tuple[int, ...]) -> Plan | None:
+        # Compiling costs about two tape runs: a lone point (one CLI call) runs on
+        # the tape; a batch, or a second point, compiles and replays.
+        if self._plan is False and (shape or self.tape_runs):
+            try:
+                self._plan = compile_program(self.program(), len(self.names))
+            except NotCompilable:
+                self._plan = None
+        return self._plan or None
+
+    def program(self) -> Program:
+        return self.make(self.exprs, self.names, self.wrt)
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(make: Callable, exprs: tuple, wrt: tuple) -> tuple[tuple, tuple, Plan | None]:
-    """(variables, input names, plan or None) of a driver for these expressions."""
-    variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
-    names = variables + tuple(n for n in dict.fromkeys(wrt) if n not in variables)
-    try:
-        plan = compile_program(make(exprs, names, wrt), len(names))
-    except NotCompilable:
-        plan = None
-    return variables, names, plan
+def _driver(make: Callable, exprs: tuple, wrt: tuple) -> _Driver:
+    return _Driver(make, exprs, wrt)
 
 
 def _run(make: Callable, exprs: tuple[Expression, ...], point: Mapping, wrt: tuple[str, ...]
          ) -> np.ndarray:
     """The driver's outputs at `point`, stacked: shape (n_outputs, *point shape)."""
-    variables, names, plan = _compiled(make, exprs, wrt)
-    inputs, shape = _inputs(variables, names, point)
-    if plan is not None and _use_plans:
+    driver = _driver(make, exprs, wrt)
+    inputs, shape = _inputs(driver.variables, driver.names, point)
+    plan = driver.plan(shape) if _use_plans else None
+    if plan is not None:
         return plan.run(inputs, shape)
+    driver.tape_runs += 1
     with np.errstate(all="ignore"):
-        outputs = make(exprs, names, wrt)([constant(x) for x in inputs])
+        outputs = driver.program()([constant(x) for x in inputs])
     return np.stack([np.broadcast_to(t.numpy(), shape) for t in outputs])
 
 

@@ -96,12 +96,19 @@ def parse(text: str) -> Expression:
     """Parse `text` into an immutable Expression, or raise a UsageError saying why."""
     if not isinstance(text, str):
         raise UsageError(f"an expression is text, not {type(text).__name__}")
-    return _parse(text)
+    return _parse_cached(text) if len(text) <= _CACHED_LENGTH else _parse(text)
 
 
 # Expressions are immutable, so one parse serves every later call with the same
-# text (and the compiled plans cached against it).
+# text (and the compiled plans cached against it); huge texts are not kept.
+_CACHED_LENGTH = 10_000
+
+
 @functools.lru_cache(maxsize=1024)
+def _parse_cached(text: str) -> Expression:
+    return _parse(text)
+
+
 def _parse(text: str) -> Expression:
     import lark
 
