@@ -29,9 +29,12 @@ _PLAIN_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="none")
 
 
 def float_text(values: np.ndarray, *, json_null: bool = False) -> pa.Array:
-    """Shortest round-trip text of each float64: `3.0`, `0.1`, `1e+20`, `nan`,
-    `inf`, `-inf` (`null` for the non-finite ones when `json_null`)."""
-    values = np.ascontiguousarray(values, dtype=np.float64)
+    """Shortest round-trip text of each float (float64, or float32 when given):
+    `3.0`, `0.1`, `1e+20`, `nan`, `inf`, `-inf` (`null` for the non-finite ones
+    when `json_null`)."""
+    values = np.ascontiguousarray(values)
+    if values.dtype not in (np.float64, np.float32):
+        values = values.astype(np.float64)
     text = pc.cast(pa.array(values), pa.string())
     # pyarrow writes 3.0 as "3", which JSON readers take for an integer: add the ".0"
     # that Python's repr has.
@@ -105,7 +108,7 @@ def _echo_csv(column, name: str) -> pa.Array:
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     t = column.type
     if pa.types.is_floating(t):
-        text = float_text(column.to_numpy(zero_copy_only=False).astype(np.float64))
+        text = float_text(column.to_numpy(zero_copy_only=False))
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
         text = _csv_quoted(column.cast(pa.string()))
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
@@ -119,8 +122,7 @@ def _echo_json(column, name: str) -> pa.Array:
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     t = column.type
     if pa.types.is_floating(t):
-        text = float_text(column.to_numpy(zero_copy_only=False).astype(np.float64),
-                          json_null=True)
+        text = float_text(column.to_numpy(zero_copy_only=False), json_null=True)
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
         text = _as_text(column, name)
     elif pa.types.is_string(t) or pa.types.is_large_string(t):

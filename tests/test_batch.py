@@ -532,3 +532,9 @@ def test_parquet_output_needs_distinct_names(tmp_path):
     error, _ = batch_error(tmp_path, "eval", "x", b"x,f\n1,2\n", keep_input=True,
                            out="o.parquet")
     assert "'f'" in str(error) and "distinct" in str(error) and error.exit_code == 1
+
+
+def test_parquet_float32_is_echoed_as_float32_and_computed_exactly(tmp_path):
+    pq.write_table(pa.table({"y": pa.array([0.1], pa.float32())}), tmp_path / "in.parquet")
+    out = batch(tmp_path, "eval", "y", None, source="in.parquet", keep_input=True)
+    assert out == b"y,f\n0.1,%s\n" % repr(float(np.float32(0.1))).encode()
