@@ -63,31 +63,34 @@ def _parse_names(ctx, param, values: tuple[str, ...]) -> list[str] | None:
     return names
 
 
-def _common_options(command):
-    """Options that every computing command shares (CLI.md, 'Options')."""
-    for decorator in reversed((
-        click.option("--at", "point", multiple=True, callback=_parse_point,
-                     metavar="NAME=VALUE",
-                     help="A value for a variable; repeat it or join with commas "
-                          "(--at x=3,y=2). VALUE: a number, inf, -inf or nan."),
-        click.option("--wrt", multiple=True, callback=_parse_names, metavar="x,y",
-                     help="Variables to differentiate with respect to, in this order "
-                          "(default: every variable, in order of first appearance)."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS),
-                     help="Output format (default: table for one point, csv for a batch)."),
-        click.option("--input", "input_path", metavar="FILE",
-                     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-                     help="Read a batch of points from a CSV file ('-' for stdin)."),
-        click.option("--keep-input", is_flag=True,
-                     help="Echo the input columns before the results."),
-        click.option("--output", "output_path", metavar="FILE",
-                     type=click.Path(dir_okay=False, allow_dash=True),
-                     help="Write the results to FILE instead of stdout."),
-        click.option("--strict", is_flag=True,
-                     help="Make nan/inf from finite inputs (log of a negative, "
-                          "division by zero, overflow) an error, exit status 1."),
-    )):
-        command = decorator(command)
+# Built once and shared by the five computing commands: each Option costs its
+# help text's cleandoc at start-up.
+_COMMON_OPTIONS = (
+    click.Option(["--at", "point"], multiple=True, callback=_parse_point, metavar="NAME=VALUE",
+                 help="A value for a variable; repeat it or join with commas "
+                      "(--at x=3,y=2). VALUE: a number, inf, -inf or nan."),
+    click.Option(["--wrt"], multiple=True, callback=_parse_names, metavar="x,y",
+                 help="Variables to differentiate with respect to, in this order "
+                      "(default: every variable, in order of first appearance)."),
+    click.Option(["--format", "fmt"], type=click.Choice(FORMATS),
+                 help="Output format (default: table for one point, csv for a batch)."),
+    click.Option(["--input", "input_path"], metavar="FILE",
+                 type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                 help="Read a batch of points from a CSV or Parquet file ('-': stdin)."),
+    click.Option(["--keep-input"], is_flag=True,
+                 help="Echo the input columns before the results."),
+    click.Option(["--output", "output_path"], metavar="FILE",
+                 type=click.Path(dir_okay=False, allow_dash=True),
+                 help="Write the results to FILE instead of stdout."),
+    click.Option(["--strict"], is_flag=True,
+                 help="Make nan/inf from finite inputs (log of a negative, "
+                      "division by zero, overflow) an error, exit status 1."),
+)
+
+
+def _common_options(command: click.Command) -> click.Command:
+    """Options that every computing command shares (CLI.md, 'Options'), after EXPR."""
+    command.params[1:1] = _COMMON_OPTIONS
     return command
 
 
@@ -217,9 +220,9 @@ def _write(output_path: str | None, write) -> None:
 _EXPR = click.argument("expression", nargs=-1, required=True, metavar="EXPR")
 
 
+@_common_options
 @cli.command("eval", context_settings=_CONTEXT)
 @_EXPR
-@_common_options
 def eval_command(expression, **options):
     """Print the value of EXPR at a point.
 
@@ -230,9 +233,9 @@ def eval_command(expression, **options):
     _run("eval", _expressions(expression, one=True), **options)
 
 
+@_common_options
 @cli.command(context_settings=_CONTEXT)
 @_EXPR
-@_common_options
 def grad(expression, **options):
     """Print the value and the gradient of EXPR.
 
@@ -244,9 +247,9 @@ def grad(expression, **options):
     _run("grad", _expressions(expression, one=True), **options)
 
 
+@_common_options
 @cli.command(context_settings=_CONTEXT)
 @_EXPR
-@_common_options
 def hessian(expression, **options):
     """Print the value, the gradient and the Hessian of EXPR.
 
@@ -257,9 +260,9 @@ def hessian(expression, **options):
     _run("hessian", _expressions(expression, one=True), **options)
 
 
+@_common_options
 @cli.command(context_settings=_CONTEXT)
 @_EXPR
-@_common_options
 @click.option("--order", type=int, metavar="N",
               help="Differentiate N times with respect to the one --wrt variable.")
 def diff(expression, **options):
@@ -276,9 +279,9 @@ def diff(expression, **options):
     _run("diff", _expressions(expression, one=True), **options)
 
 
+@_common_options
 @cli.command(context_settings=_CONTEXT)
 @click.argument("expressions", nargs=-1, required=True, metavar="EXPR [EXPR ...]")
-@_common_options
 def jacobian(expressions, **options):
     """Print the values and the Jacobian of a vector of expressions.
 

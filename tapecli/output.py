@@ -9,12 +9,10 @@ written in shortest round-trip form (Python's float repr: `19.0`, `0.1`,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 FORMATS = ("table", "csv", "json", "jsonl")
 
@@ -26,8 +24,7 @@ def number(x) -> str:
 
 # -- the table: blocks of labelled rows ------------------------------------------
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     """One small table: an optional title, column headers (first one for the
     label column) and rows whose first cell is a label. Columns from
     `numbers_from` on hold numbers and are right-aligned."""
@@ -132,6 +129,8 @@ def use_rich(stream: TextIO) -> bool:
 
 def json_text(job, result: Mapping, point: Mapping[str, float]) -> str:
     """The JSON object of CLI.md on one line (strict JSON: non-finite as null)."""
+    import json
+
     return json.dumps(job.json_object(result, point), allow_nan=False) + "\n"
 
 
@@ -139,6 +138,8 @@ def jsonl_text(job, result: Mapping, point: Mapping[str, float],
                echo: Mapping[str, float] | None = None) -> str:
     """One JSON line, as a batch of one row writes it: no `expression`; with
     `echo` (--keep-input) the input values first, under `input`."""
+    import json
+
     obj = job.json_object(result, point, with_expression=False)
     if echo is not None:
         obj = {"input": {name: _json_number(v) for name, v in echo.items()}, **obj}
