@@ -223,30 +223,43 @@ class CsvReader:
         self._line += 1
 
     def blocks(self) -> Iterator[Block]:
-        """Successive blocks of whole lines, about CSV_BLOCK_BYTES each."""
+        """Successive blocks of whole lines, at most CSV_BLOCK_BYTES each unless a
+        single line is longer."""
         source = self._source
-        leftover = bytes(self._buffer)  # what the header's read brought beyond it
+        pending = bytes(self._buffer)  # what the header's read brought beyond it
         self._buffer.clear()
-        while leftover or not self._eof:
-            # A fresh buffer per block, read into in place: blocks in flight keep theirs.
-            buffer = bytearray(len(leftover) + CSV_BLOCK_BYTES)
-            view = memoryview(buffer)
-            size = len(leftover)
-            view[:size] = leftover
-            has_line = b"\n" in leftover
-            deadline = time.monotonic() + PIPE_PATIENCE_SECONDS
-            while size < len(buffer) and not self._eof:
-                if (has_line and not source.regular
-                        and not source.ready_within(deadline - time.monotonic())):
-                    break  # the pipe went quiet: go on with the lines we have
-                got = source.readinto(view[size:])
-                self._eof = not got
-                has_line = has_line or buffer.find(b"\n", size, size + got) >= 0
-                size += got
-            cut = size if self._eof else buffer.rfind(b"\n", 0, size) + 1
-            leftover = bytes(view[cut:size])  # a partial last line, or a line longer than a block
-            if cut == 0:
+        target = CSV_BLOCK_BYTES
+        while pending or not self._eof:
+            if len(pending) < target and not self._eof:
+                # A fresh buffer per block, read into in place: blocks in flight keep theirs.
+                buffer = bytearray(target)
+                view = memoryview(buffer)
+                size = len(pending)
+                view[:size] = pending
+                has_line = b"\n" in pending
+                deadline = time.monotonic() + PIPE_PATIENCE_SECONDS
+                while size < target and not self._eof:
+                    if (has_line and not source.regular
+                            and not source.ready_within(deadline - time.monotonic())):
+                        break  # the pipe went quiet: go on with the lines we have
+                    got = source.readinto(view[size:])
+                    self._eof = not got
+                    has_line = has_line or buffer.find(b"\n", size, size + got) >= 0
+                    size += got
+            else:
+                buffer, view, size = pending, memoryview(pending), len(pending)
+            limit = CSV_BLOCK_BYTES
+            if self._eof and size <= limit:
+                cut = size
+            else:  # whole lines up to the limit, or one line longer than it
+                cut = (buffer.rfind(b"\n", 0, min(size, limit)) + 1
+                       or buffer.find(b"\n", limit, size) + 1
+                       or (size if self._eof else 0))
+            pending = bytes(view[cut:size])
+            if cut == 0:  # a line longer than a block, still without its end: read on
+                target = size + CSV_BLOCK_BYTES
                 continue
+            target = CSV_BLOCK_BYTES
             first = self._line
             self._line += buffer.count(b"\n", 0, cut)
             yield Block(view[:cut], first, cut)

@@ -538,3 +538,58 @@ def test_parquet_float32_is_echoed_as_float32_and_computed_exactly(tmp_path):
     pq.write_table(pa.table({"y": pa.array([0.1], pa.float32())}), tmp_path / "in.parquet")
     out = batch(tmp_path, "eval", "y", None, source="in.parquet", keep_input=True)
     assert out == b"y,f\n0.1,%s\n" % repr(float(np.float32(0.1))).encode()
+
+
+def test_reading_runs_only_a_few_blocks_ahead_of_writing(tmp_path, monkeypatch):
+    # Memory stays flat: with a slow writer, the reader must wait rather than
+    # pile up blocks.
+    from tapecli import batch as batch_module
+    from tapecli import batch_output
+
+    monkeypatch.setattr(batch_input, "CSV_BLOCK_BYTES", 64)
+    read, ahead = [0], []
+    blocks = batch_input.CsvReader.blocks
+
+    def counted_blocks(self):
+        for block in blocks(self):
+            read[0] += 1
+            yield block
+
+    write = batch_output.CsvOutput.write
+
+    def slow_write(self, payload):
+        ahead.append(read[0] - len(ahead))
+        time.sleep(0.002)
+        write(self, payload)
+
+    monkeypatch.setattr(batch_input.CsvReader, "blocks", counted_blocks)
+    monkeypatch.setattr(batch_output.CsvOutput, "write", slow_write)
+    data = b"x\n" + b"".join(b"%d\n" % i for i in range(2000))
+    _, rows = table(batch(tmp_path, "eval", "x", data))
+    assert [r[0] for r in rows] == list(range(2000))
+    assert len(ahead) > 100
+    assert max(ahead) <= batch_module.IN_FLIGHT + batch_module.WORKERS + 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(st.text("0123456789,.", max_size=30), max_size=40),
+       block=st.integers(1, 50), final_newline=st.booleans())
+def test_blocks_are_whole_lines_in_order(lines, block, final_newline):
+    body = "\n".join(lines) + ("\n" if final_newline and lines else "")
+    data = ("\ufeffa,b\r\n" + body).encode()
+    original = batch_input.CSV_BLOCK_BYTES
+    batch_input.CSV_BLOCK_BYTES = block
+    try:
+        reader = batch_input.CsvReader(io.BytesIO(data), "test", (), None, owned=False)
+        blocks = list(reader.blocks())
+    finally:
+        batch_input.CSV_BLOCK_BYTES = original
+    assert reader.header == ["a", "b"]
+    assert b"".join(bytes(b.data) for b in blocks) == body.encode()
+    line = 2
+    for b in blocks:
+        raw = bytes(b.data)
+        assert b.first == line and b.size == len(raw) > 0
+        assert raw.endswith(b"\n") or b is blocks[-1]
+        assert len(raw) <= block or raw.count(b"\n") <= 1  # only a long line overflows
+        line += raw.count(b"\n")
