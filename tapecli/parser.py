@@ -1,14 +1,13 @@
-"""Text to Expression: the lark grammar, and errors that point at the column."""
+"""Text to Expression: the grammar of grammar/expr.lark, and errors that point at the column."""
 
 from __future__ import annotations
 
 import functools
 import re
-import threading
-from pathlib import Path
 
 from .errors import ExpressionSyntaxError, UsageError
 from .expression import FUNCTIONS, Expression, ExpressionBuilder
+from .lalr import END, ParseError, Parser, load_parser
 
 # Parsing is linear, but a million characters already take seconds: refuse
 # more with a clear message rather than look hung.
@@ -26,70 +25,25 @@ _WHITESPACE_AT_END = re.compile(r"\s*$")
 
 
 @functools.cache
-def _lark(transformer=None):
-    """The LALR parser; with a transformer, it builds the Expression as it reduces."""
-    import lark  # deferred: only parsing needs it
-
-    grammar = _grammar_path().read_text(encoding="utf-8")
-    # cache=True stores the LALR tables in the temp dir: later processes skip building them.
-    return lark.Lark(grammar, parser="lalr", maybe_placeholders=True, cache=True,
-                     transformer=transformer)
+def _parser() -> Parser:
+    return load_parser()
 
 
-# The ExpressionBuilder of the parse in progress: the parser is shared, parses are not.
-_current = threading.local()
+def _actions(builder: ExpressionBuilder) -> dict:
+    """One action per `->` alias of the grammar, each adding a node, as the LALR
+    parser reduces: bottom-up in a loop, never by recursion, so 100,000 nested
+    parentheses or signs are no problem, and no parse tree is built."""
+    def binary(kind):
+        return lambda a, b: builder.operator(kind, [a, b])
 
-
-@functools.cache
-def _builder_parser():
-    """The parser that builds the Expression as it reduces, as in lark's calc example.
-
-    LALR reductions run bottom-up in a loop, never by recursion, so 100,000
-    nested parentheses or signs are no problem, and no parse tree is built.
-    """
-    import lark
-
-    @lark.v_args(inline=True)
-    class ToExpression(lark.Transformer):
-        """One method per `->` alias of the grammar, each adding a node."""
-
-        def number(self, token):
-            return _current.builder.constant(float(token))
-
-        def name(self, token):
-            return _current.builder.name(token)
-
-        def call(self, token, *args):
-            return _current.builder.call(token, [a for a in args if a is not None])
-
-        def pos(self, operand):
-            return operand
-
-        def add(self, a, b):
-            return _current.builder.operator("add", [a, b])
-
-        def sub(self, a, b):
-            return _current.builder.operator("sub", [a, b])
-
-        def mul(self, a, b):
-            return _current.builder.operator("mul", [a, b])
-
-        def div(self, a, b):
-            return _current.builder.operator("div", [a, b])
-
-        def pow(self, a, b):
-            return _current.builder.operator("pow", [a, b])
-
-        def neg(self, a):
-            return _current.builder.operator("neg", [a])
-
-    return _lark(ToExpression())
-
-
-def _grammar_path() -> Path:
-    package = Path(__file__).resolve().parent
-    installed = package / "grammar" / "expr.lark"  # a wheel ships it inside the package
-    return installed if installed.exists() else package.parent / "grammar" / "expr.lark"
+    return {
+        "number": lambda token: builder.constant(float(token)),
+        "name": builder.name,
+        "call": lambda token, *args: builder.call(token, list(args)),
+        "pos": lambda operand: operand,
+        "neg": lambda operand: builder.operator("neg", [operand]),
+        **{kind: binary(kind) for kind in ("add", "sub", "mul", "div", "pow")},
+    }
 
 
 def parse(text: str) -> Expression:
@@ -110,49 +64,17 @@ def _parse_cached(text: str) -> Expression:
 
 
 def _parse(text: str) -> Expression:
-    import lark
-
     if not text.strip():
         raise ExpressionSyntaxError(text, 1, "empty expression", "an expression such as x**2")
     if len(text) > MAX_LENGTH:
         raise UsageError(f"the expression is {len(text):,} characters long; "
                          f"the limit is {MAX_LENGTH:,}")
-    builder = _current.builder = ExpressionBuilder(text)
+    builder = ExpressionBuilder(text)
     try:
-        root = _builder_parser().parse(text)
-    except lark.exceptions.UnexpectedCharacters as e:
-        accepts, _ = _state_before(text, e.pos_in_stream)
-        raise ExpressionSyntaxError(text, e.pos_in_stream + 1,
-                                    f"unexpected character {text[e.pos_in_stream]!r}",
-                                    _expected(accepts)) from None
-    except lark.exceptions.UnexpectedToken as e:
-        raise _token_error(text, e.token) from None
-    except lark.exceptions.UnexpectedEOF:  # not raised by LALR, but part of lark's contract
-        accepts, _ = _state_before(text, len(text))
-        raise ExpressionSyntaxError(text, len(text) + 1, "unexpected end of expression",
-                                    _expected(accepts)) from None
-    finally:
-        _current.builder = None
+        root = _parser().parse(text, _actions(builder))
+    except ParseError as e:
+        raise _syntax_error(text, e) from None
     return builder.finish(root)
-
-
-def _state_before(text: str, end: int) -> tuple[set[str], object]:
-    """The terminals the parser accepts after `text[:end]`, and the last token there.
-
-    Asked at the moment of the error, LALR has already made the reductions its
-    lookahead allowed, and only offers what could follow those; parsing the
-    valid prefix again gives the full choice at that point.
-    """
-    import lark
-
-    parser = _lark().parse_interactive(text[:end])
-    last = None
-    try:
-        for last in parser.iter_parse():
-            pass
-    except lark.exceptions.UnexpectedInput:  # cannot happen for a prefix that parsed
-        return set(), last
-    return parser.accepts(), last
 
 
 def _expected(accepts: set[str]) -> str:
@@ -171,12 +93,15 @@ def _expected(accepts: set[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
 
 
-def _token_error(text: str, token) -> ExpressionSyntaxError:
-    if token.type == "$END":
-        accepts, _ = _state_before(text, len(text))
+def _syntax_error(text: str, error: ParseError) -> ExpressionSyntaxError:
+    token, accepts, last = error.token, error.accepts, error.last
+    if token is None:
+        return ExpressionSyntaxError(text, error.pos + 1,
+                                     f"unexpected character {text[error.pos]!r}",
+                                     _expected(accepts))
+    if token.type == END:
         return ExpressionSyntaxError(text, len(text) + 1, "unexpected end of expression",
                                      _expected(accepts))
-    accepts, last = _state_before(text, token.start_pos)
     column = token.start_pos + 1
     expected = _expected(accepts)
     if token.type in ("NAME", "LPAR") and "STAR" in accepts:

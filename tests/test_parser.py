@@ -463,20 +463,64 @@ def test_over_long_input_is_refused_with_the_limit():
         parse("x+" * (MAX_LENGTH // 2) + "x")
 
 
-# ---- the parser is built once and cached -------------------------------------------------------
-def test_parser_tables_are_cached_across_processes():
-    code = """
-        import logging
-        import lark
-        lark.logger.setLevel(logging.DEBUG)
-        import tapecli
-        tapecli.parse("x + 1")
-        print(json.dumps({}))
-    """
-    program = "import json\n" + textwrap.dedent(code)
-    runs = [subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                           timeout=60) for _ in range(2)]  # the first may write the cache
-    assert "Loading grammar from cache" in runs[1].stderr
+# ---- the tables are lark's, computed once and shipped -------------------------------------------
+_CORPUS = ["x**2+3*x+1", "-x**2", "2**3**2", "x**-1", "f()", "g(1, 2, 3)", "((x))", "a^b^c",
+           "+-+x", "sin(x)*exp(y) + log(1+z**2)", "1e-3*.5/3.", "pow(x, y)**-z^2"]
+_BAD = ["2x", "x + * 2", "x +", "x $ 2", "x)", "f(1,", "(", "x y", "1..2", ")"]
+
+
+def test_shipped_tables_are_the_grammar_files():
+    from tapecli import grammar_tables, lalr
+
+    with open(lalr.GRAMMAR_PATH, encoding="utf-8") as f:
+        assert grammar_tables.GRAMMAR == f.read(), \
+            "grammar/expr.lark changed: run python -m tapecli.lalr > tapecli/grammar_tables.py"
+
+
+def test_the_table_runtime_parses_like_lark():
+    import lark
+
+    from tapecli import lalr
+
+    with open(lalr.GRAMMAR_PATH, encoding="utf-8") as f:
+        reference = lark.Lark(f.read(), parser="lalr")
+    ours = lalr.load_parser()
+    actions = {name: (lambda name: lambda *args: lark.Tree(name, list(args)))(name)
+               for name in ("add", "sub", "mul", "div", "pow", "neg", "pos", "number", "name",
+                            "call")}
+
+    def plain(tree):  # lark keeps tokens and None placeholders; compare structure and text
+        if isinstance(tree, lark.Tree):
+            return (tree.data, [plain(c) for c in tree.children if c is not None])
+        return str(tree)
+
+    for text in _CORPUS:
+        assert plain(ours.parse(text, actions)) == plain(reference.parse(text)), text
+    for text in _BAD:
+        with pytest.raises(lalr.ParseError) as ours_error:
+            ours.parse(text, actions)
+        with pytest.raises(lark.exceptions.UnexpectedInput) as lark_error:
+            reference.parse(text)
+        lark_pos = getattr(lark_error.value, "pos_in_stream", None)
+        if isinstance(lark_error.value, lark.exceptions.UnexpectedToken):
+            token = lark_error.value.token
+            lark_pos = len(text) if token.type == "$END" else token.start_pos
+        assert ours_error.value.pos == lark_pos, text
+
+
+def test_tables_are_rebuilt_with_lark_when_the_grammar_changes(monkeypatch):
+    from tapecli import grammar_tables, lalr
+
+    monkeypatch.setattr(grammar_tables, "GRAMMAR", "an older grammar")
+    parser = lalr.load_parser()
+    assert parser.parse("2*3", {"number": float, "mul": lambda a, b: a * b}) == 6.0
+
+
+def test_parsing_does_not_import_lark():
+    program = "import sys, tapecli; tapecli.parse('x + 1'); print('lark' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                         timeout=60)
+    assert run.stdout.strip() == "False", run.stderr
 
 
 def test_parse_is_deterministic_and_expressions_are_shared_objects():
