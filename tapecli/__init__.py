@@ -45,17 +45,24 @@ class _Random:
     """tf.random's constructors, drawing from one seedable numpy Generator."""
 
     def __init__(self):
-        self._rng = _np.random.default_rng()
+        self._rng = None  # made on first use: numpy.random is slow to import
 
     def set_seed(self, seed: int) -> None:
         self._rng = _np.random.default_rng(seed)
 
+    def _generator(self, seed):
+        if seed is not None:
+            return _np.random.default_rng(seed)
+        if self._rng is None:
+            self._rng = _np.random.default_rng()
+        return self._rng
+
     def normal(self, shape, mean=0.0, stddev=1.0, dtype=float64, seed=None) -> Tensor:
-        rng = self._rng if seed is None else _np.random.default_rng(seed)
+        rng = self._generator(seed)
         return constant(rng.normal(mean, stddev, size=tuple(shape)), dtype)
 
     def uniform(self, shape, minval=0.0, maxval=1.0, dtype=float64, seed=None) -> Tensor:
-        rng = self._rng if seed is None else _np.random.default_rng(seed)
+        rng = self._generator(seed)
         return constant(rng.uniform(minval, maxval, size=tuple(shape)), dtype)
 
 

@@ -8,7 +8,6 @@ rich only when a table goes to a terminal.
 
 from __future__ import annotations
 
-import difflib
 import re
 import signal
 import sys
@@ -107,6 +106,8 @@ def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
         if text.startswith("--"):
             name = text.partition("=")[0]
             known = [o for p in ctx.command.params for o in getattr(p, "opts", ())]
+            import difflib  # only this error needs it
+
             near = difflib.get_close_matches(name, known, n=2, cutoff=0.7)
             raise click.NoSuchOption(name, possibilities=near, ctx=ctx)
     if one and len(expressions) != 1:

@@ -8,7 +8,6 @@ under fresh, nested or batched tapes alike.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -125,6 +124,8 @@ class ExpressionBuilder:
 
 def _suggestion(name: str) -> str:
     """'did you mean sin?' for a near miss, else the list of functions."""
+    import difflib  # only errors need it
+
     near = _ALIASES.get(name.lower()) or next(
         iter(difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.6)), None)
     if near:

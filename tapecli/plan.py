@@ -23,7 +23,6 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -308,7 +307,7 @@ def _topological(outputs: list[_Node]) -> list[_Node]:
     return order
 
 
-_executor: ThreadPoolExecutor | None = None
+_executor = None
 _local = threading.local()
 
 
@@ -322,8 +321,10 @@ def _thread_buffers(n: int) -> list[np.ndarray]:
     return buffers
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool():
     global _executor
     if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor  # only batches need threads
+
         _executor = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
     return _executor
