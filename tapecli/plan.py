@@ -42,6 +42,8 @@ _ELEMENTWISE = frozenset({
 })
 _BOOLEAN = frozenset({ops.less, ops.less_equal, ops.greater, ops.greater_equal, ops.equal,
                       ops.not_equal})
+_ARITHMETIC = frozenset({ops.add, ops.subtract, ops.multiply, ops.divide, ops.negative})
+_COMMUTATIVE = frozenset({ops.add, ops.multiply})
 _SCALAR_FALLBACK = (ArithmeticError, ValueError)
 
 
@@ -93,14 +95,10 @@ class _Builder:
         if all(a.value is not None for a in args):
             with np.errstate(all="ignore"):
                 return _const(prim.forward(*(a.value for a in args), **params))
-        one = [a.value is not None and a.value.dtype.kind == "f" and a.value == 1.0
-               for a in args]
-        if prim is ops.multiply and one[0]:
-            return args[1]
-        if (prim is ops.multiply or prim is ops.divide) and one[1]:
-            return args[0]
-        if prim is ops.negative and args[0].prim is ops.negative:
-            return args[0].args[0]
+        if prim in _ARITHMETIC:
+            found = self._arithmetic(prim, args)
+            if found is not None:
+                return found
         if prim is ops.pow and args[1].value is not None:
             # Exact: IEEE pow(x, 0) = 1 and pow(x, 1) = x; numpy computes x**2 as
             # x*x and x**-1 as 1/x (tests check plan and tape agree bit for bit).
@@ -113,13 +111,6 @@ class _Builder:
                 return self._make(ops.multiply, [args[0], args[0]], {})
             if exponent == -1.0:
                 return self._make(ops.divide, [_const(1.0), args[0]], {})
-        # a + (-b) = a - b and a - (-b) = a + b, exactly.
-        if prim is ops.add and args[1].prim is ops.negative:
-            return self._make(ops.subtract, [args[0], args[1].args[0]], {})
-        if prim is ops.add and args[0].prim is ops.negative:
-            return self._make(ops.subtract, [args[1], args[0].args[0]], {})
-        if prim is ops.subtract and args[1].prim is ops.negative:
-            return self._make(ops.add, [args[0], args[1].args[0]], {})
         if prim is ops.where:
             if args[0].value is not None:
                 return args[1] if args[0].value else args[2]
@@ -127,11 +118,56 @@ class _Builder:
                                       and args[1].value.dtype == args[2].value.dtype
                                       and args[1].value == args[2].value):
                 return args[1]
+        if prim in _COMMUTATIVE and id(args[1]) < id(args[0]):
+            args = [args[1], args[0]]  # IEEE a+b = b+a and a*b = b*a: one node for both
         key = (prim, tuple(id(a) for a in args), tuple(sorted(params.items())))
         found = self._seen.get(key)
         if found is None:
             found = self._seen[key] = _Node(prim, tuple(args), params)
         return found
+
+
+    def _arithmetic(self, prim, args: list[_Node]) -> _Node | None:
+        """Exact rewrites of + - * / and negation; None when none applies.
+
+        Multiplying or dividing by 1 changes nothing; IEEE rounding is symmetric
+        in sign, so negations move out of products and quotients, cancel in
+        pairs, and turn a + (-b) into a - b."""
+        a = args[0]
+        b = args[1] if len(args) > 1 else None
+        if prim is ops.negative:
+            return a.args[0] if a.prim is ops.negative else None
+        if b.prim in _BOOLEAN or a.prim in _BOOLEAN:
+            return None  # 1.0 * (x > 0) is a float, not the boolean
+        if prim is ops.multiply or prim is ops.divide:
+            if _is_number(b, 1.0):
+                return a
+            if prim is ops.multiply and _is_number(a, 1.0):
+                return b
+            if prim is ops.multiply and _is_number(a, -1.0):
+                return self._make(ops.negative, [b], {})
+            if a.prim is ops.negative or b.prim is ops.negative:
+                inner = [x.args[0] if x.prim is ops.negative else x for x in (a, b)]
+                product = self._make(prim, inner, {})
+                if (a.prim is ops.negative) != (b.prim is ops.negative):
+                    return self._make(ops.negative, [product], {})
+                return product
+            return None
+        if prim is ops.add:
+            if b.prim is ops.negative:
+                return self._make(ops.subtract, [a, b.args[0]], {})
+            if a.prim is ops.negative:
+                return self._make(ops.subtract, [b, a.args[0]], {})
+            return None
+        if b.prim is ops.negative:  # subtract
+            return self._make(ops.add, [a, b.args[0]], {})
+        if a.prim is ops.negative:  # -a - b = -(a + b)
+            return self._make(ops.negative, [self._make(ops.add, [a.args[0], b], {})], {})
+        return None
+
+
+def _is_number(node: _Node, number: float) -> bool:
+    return node.value is not None and node.value.dtype.kind == "f" and node.value == number
 
 
 class Plan:
