@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from . import arrow_kernels as ak
 from .errors import DataError, UsageError
 
 CSV_BLOCK_BYTES = 1 << 20
@@ -369,9 +369,9 @@ class CsvReader:
 
 def _text_lines(data) -> pa.Array:
     """The non-blank lines of `data` as binary, without their line ends (C, no Python loop)."""
-    lines = pc.list_flatten(pc.split_pattern(pa.array([bytes(data)], pa.binary()), b"\n"))
-    lines = pc.replace_substring_regex(lines, "\r$", "")
-    return pc.filter(lines, pc.greater(pc.binary_length(lines), 0))
+    lines = ak.flatten(ak.split(pa.array([bytes(data)], pa.binary()), b"\n"))
+    lines = ak.replace(lines, "\r$", "", regex=True)
+    return ak.keep(lines, ak.lengths(lines) > 0)
 
 
 # -- Parquet --------------------------------------------------------------------
@@ -430,7 +430,7 @@ class ParquetReader:
         for v in self.variables:
             column = batch.column(v)
             if column.null_count:
-                row = int(pc.index(column.is_null(), True).as_py())
+                row = int(np.flatnonzero(ak.is_null(column).to_numpy(zero_copy_only=False))[0])
                 if bad is None or row < bad[0]:
                     bad = (row, v)
         if bad is not None:
@@ -441,7 +441,7 @@ class ParquetReader:
         return self._rows(batch)
 
     def _rows(self, batch: pa.RecordBatch) -> Rows:
-        point = {v: pc.cast(batch.column(v), pa.float64(), safe=False).to_numpy(
+        point = {v: ak.cast(batch.column(v), pa.float64(), safe=False).to_numpy(
                      zero_copy_only=False) for v in self.variables}
         echo = pa.Table.from_batches([batch]) if self.echo else None
         return Rows(batch.num_rows, point, echo)

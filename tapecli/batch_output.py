@@ -16,9 +16,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from . import arrow_kernels as ak
 from .batch_input import Rows
 from .errors import DataError, UsageError
 
@@ -35,16 +35,16 @@ def float_text(values: np.ndarray, *, json_null: bool = False) -> pa.Array:
     values = np.ascontiguousarray(values)
     if values.dtype not in (np.float64, np.float32):
         values = values.astype(np.float64)
-    text = pc.cast(pa.array(values), pa.string())
+    text = ak.cast(values, pa.string())
     # pyarrow writes 3.0 as "3", which JSON readers take for an integer: add the ".0"
     # that Python's repr has.
     integral = (values == np.trunc(values)) & (np.abs(values) < _POSITIONAL_BELOW)
     if integral.any():
-        text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
+        text = ak.if_else(integral, ak.join_each([text, ".0"], ""), text)
     if json_null:
         finite = np.isfinite(values)
         if not finite.all():
-            text = pc.if_else(finite, text, "null")
+            text = ak.if_else(finite, text, "null")
     return text
 
 
@@ -60,11 +60,10 @@ def _lines(pieces: list, count: int, separator: str = "") -> list:
             merged[-1] += separator + piece
         else:
             merged.append(piece)
-    arrays = [pa.scalar(p.encode(), pa.binary()) if isinstance(p, str) else p.cast(pa.binary())
-              for p in merged]
-    rows = pc.binary_join_element_wise(*arrays, separator.encode())
+    arrays = [p.encode() if isinstance(p, str) else ak.cast(p, pa.binary()) for p in merged]
+    rows = ak.join_each(arrays, separator.encode())
     # All rows as one value, newline-separated: a single copy, no per-row work.
-    one = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), rows), b"\n")
+    one = ak.join_lists(pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), rows), b"\n")
     offsets = np.frombuffer(one.buffers()[1], dtype=np.int32, count=2, offset=4 * one.offset)
     return [one.buffers()[2].slice(int(offsets[0]), int(offsets[1] - offsets[0])), b"\n"]
 
@@ -77,31 +76,31 @@ def _csv_name(name: str) -> str:
 
 def _with_nulls(column, text: pa.Array, null_text: str) -> pa.Array:
     if column.null_count:
-        text = pc.if_else(pc.is_valid(column), text, null_text)
+        text = ak.if_else(ak.is_valid(column), text, null_text)
     return text
 
 
 def _as_text(column, name: str) -> pa.Array:
     try:
-        return pc.cast(column, pa.string())
+        return ak.cast(column, pa.string())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as e:
         raise DataError(f"--keep-input: cannot write column {name!r} "
                         f"({column.type}) as text: {e}") from None
 
 
 def _csv_quoted(text: pa.Array) -> pa.Array:
-    needs = pc.match_substring_regex(text, '[,"\r\n]')
-    if not pc.any(needs).as_py():
+    needs = ak.matches(text, '[,"\r\n]')
+    if not ak.any_true(needs):
         return text
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-    return pc.if_else(needs, quoted, text)
+    quoted = ak.join_each(['"', ak.replace(text, '"', '""'), '"'], "")
+    return ak.if_else(needs, quoted, text)
 
 
 def _json_quoted(text: pa.Array) -> pa.Array:
-    if pc.any(pc.match_substring_regex(text, r'[\x00-\x1f"\\]')).as_py():
+    if ak.any_true(ak.matches(text, r'[\x00-\x1f"\\]')):
         return pa.array([None if s is None else json.dumps(s, ensure_ascii=False)
                          for s in text.to_pylist()], pa.string())
-    return pc.binary_join_element_wise('"', text, '"', "")
+    return ak.join_each(['"', text, '"'], "")
 
 
 def _echo_csv(column, name: str) -> pa.Array:
@@ -110,7 +109,7 @@ def _echo_csv(column, name: str) -> pa.Array:
     if pa.types.is_floating(t):
         text = float_text(column.to_numpy(zero_copy_only=False))
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        text = _csv_quoted(column.cast(pa.string()))
+        text = _csv_quoted(ak.cast(column, pa.string()))
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
         text = _as_text(column, name)
     else:
@@ -126,7 +125,7 @@ def _echo_json(column, name: str) -> pa.Array:
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
         text = _as_text(column, name)
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        text = _json_quoted(column.cast(pa.string()))
+        text = _json_quoted(ak.cast(column, pa.string()))
     else:
         text = _json_quoted(_as_text(column, name))
     return _with_nulls(column, text, "null")
