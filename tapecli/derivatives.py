@@ -67,8 +67,14 @@ def _hessian_program(exprs, names, wrt) -> Program:
                 inner.watch(sources)
                 f = exprs[0](env)
             grads = inner.gradient(f, sources, unconnected_gradients=ZERO)
-        rows = [outer.gradient(g, sources, unconnected_gradients=ZERO) for g in grads]
-        return [f, *grads, *(h for row in rows for h in row)]
+        # The Hessian is symmetric: sweep i needs only the entries (i, j >= i), and
+        # mirroring them makes the result exactly symmetric too.
+        upper = [outer.gradient(g, sources[i:], unconnected_gradients=ZERO)
+                 for i, g in enumerate(grads)]
+        n = len(sources)
+        hess = [upper[i][j - i] if j >= i else upper[j][i - j]
+                for i in range(n) for j in range(n)]
+        return [f, *grads, *hess]
     return program
 
 
