@@ -28,7 +28,10 @@ from . import arrow_kernels as ak
 from .errors import DataError, UsageError
 
 CSV_BLOCK_BYTES = 1 << 20
-PARQUET_BATCH_ROWS = 1 << 16
+# Rows per block: evaluation and output take memory in proportion to rows times
+# result columns, so wide results (a Hessian) get fewer rows per block.
+BLOCK_CELLS = 1 << 17
+MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 1024, 1 << 16
 # A pipe that goes quiet this long has its complete lines processed at once,
 # so that a slow producer's rows flow through instead of waiting for a block.
 PIPE_PATIENCE_SECONDS = 0.2
@@ -69,18 +72,23 @@ class RowsError(Exception):
         self.rows, self.error = rows, error
 
 
-def open_reader(source: str, variables: Sequence[str], echo: str | None):
+def rows_per_block(result_columns: int) -> int:
+    return min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, BLOCK_CELLS // max(result_columns, 1)))
+
+
+def open_reader(source: str, variables: Sequence[str], echo: str | None, max_rows: int):
     """A reader for `source` (a path, or "-" for stdin): Parquet by the .parquet
-    extension, CSV otherwise. `echo` is None, "lines" or "table"."""
+    extension, CSV otherwise. `echo` is None, "lines" or "table"; blocks hold at
+    most `max_rows` rows."""
     if source != "-" and source.lower().endswith(".parquet"):
-        return ParquetReader(source, variables, echo)
+        return ParquetReader(source, variables, echo, max_rows)
     if source == "-":
-        return CsvReader(_stdin(), "stdin", variables, echo, owned=False)
+        return CsvReader(_stdin(), "stdin", variables, echo, max_rows, owned=False)
     try:
         stream = open(source, "rb", buffering=0)
     except OSError as e:
         raise UsageError(f"--input {source}: {e.strerror or e}") from None
-    return CsvReader(stream, source, variables, echo)
+    return CsvReader(stream, source, variables, echo, max_rows)
 
 
 def _stdin():
@@ -144,8 +152,9 @@ class CsvReader:
     kind = "csv"
 
     def __init__(self, stream, name: str, variables: Sequence[str], echo: str | None,
-                 owned: bool = True):
+                 max_rows: int = MAX_BLOCK_ROWS, owned: bool = True):
         self.name, self.variables, self.echo = name, tuple(variables), echo
+        self.max_rows = max_rows
         self._source = _ByteSource(stream)
         self._stream, self._owned = stream, owned
         self.total_size = self._source.size
@@ -255,13 +264,17 @@ class CsvReader:
                 cut = (buffer.rfind(b"\n", 0, min(size, limit)) + 1
                        or buffer.find(b"\n", limit, size) + 1
                        or (size if self._eof else 0))
+            lines = buffer.count(b"\n", 0, cut)
+            if lines > self.max_rows:  # short lines: cut after max_rows of them
+                ends = np.flatnonzero(np.frombuffer(view[:cut], np.uint8) == ord("\n"))
+                cut, lines = int(ends[self.max_rows - 1]) + 1, self.max_rows
             pending = bytes(view[cut:size])
             if cut == 0:  # a line longer than a block, still without its end: read on
                 target = size + CSV_BLOCK_BYTES
                 continue
             target = CSV_BLOCK_BYTES
             first = self._line
-            self._line += buffer.count(b"\n", 0, cut)
+            self._line += lines
             yield Block(view[:cut], first, cut)
 
     def close(self) -> None:
@@ -381,10 +394,12 @@ class ParquetReader:
 
     kind = "parquet"
 
-    def __init__(self, path: str, variables: Sequence[str], echo: str | None):
+    def __init__(self, path: str, variables: Sequence[str], echo: str | None,
+                 max_rows: int = MAX_BLOCK_ROWS):
         import pyarrow.parquet as pq
 
         self.name, self.variables, self.echo = path, tuple(variables), echo
+        self.max_rows = max_rows
         try:
             self._file = pq.ParquetFile(path)
         except FileNotFoundError:
@@ -416,7 +431,7 @@ class ParquetReader:
 
     def blocks(self) -> Iterator[Block]:
         first = 1
-        for batch in self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS,
+        for batch in self._file.iter_batches(batch_size=self.max_rows,
                                              columns=self._columns, use_threads=False):
             yield Block(batch, first, batch.num_rows)
             first += batch.num_rows

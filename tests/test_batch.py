@@ -257,7 +257,7 @@ def test_parquet_in_and_out(tmp_path):
 
 
 def test_parquet_is_read_and_written_in_row_groups(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch_input, "PARQUET_BATCH_ROWS", 100)
+    monkeypatch.setattr(batch_input, "MAX_BLOCK_ROWS", 100)
     x = np.linspace(-3, 3, 1000)
     pq.write_table(pa.table({"x": x}), tmp_path / "in.parquet", row_group_size=250)
     batch(tmp_path, "grad", "x**3", None, source="in.parquet", out="out.parquet")
@@ -573,14 +573,15 @@ def test_reading_runs_only_a_few_blocks_ahead_of_writing(tmp_path, monkeypatch):
 
 @settings(max_examples=40, deadline=None)
 @given(lines=st.lists(st.text("0123456789,.", max_size=30), max_size=40),
-       block=st.integers(1, 50), final_newline=st.booleans())
-def test_blocks_are_whole_lines_in_order(lines, block, final_newline):
+       block=st.integers(1, 50), max_rows=st.integers(1, 5), final_newline=st.booleans())
+def test_blocks_are_whole_lines_in_order(lines, block, max_rows, final_newline):
     body = "\n".join(lines) + ("\n" if final_newline and lines else "")
     data = ("\ufeffa,b\r\n" + body).encode()
     original = batch_input.CSV_BLOCK_BYTES
     batch_input.CSV_BLOCK_BYTES = block
     try:
-        reader = batch_input.CsvReader(io.BytesIO(data), "test", (), None, owned=False)
+        reader = batch_input.CsvReader(io.BytesIO(data), "test", (), None, max_rows,
+                                       owned=False)
         blocks = list(reader.blocks())
     finally:
         batch_input.CSV_BLOCK_BYTES = original
@@ -592,4 +593,5 @@ def test_blocks_are_whole_lines_in_order(lines, block, final_newline):
         assert b.first == line and b.size == len(raw) > 0
         assert raw.endswith(b"\n") or b is blocks[-1]
         assert len(raw) <= block or raw.count(b"\n") <= 1  # only a long line overflows
+        assert raw.count(b"\n") <= max_rows
         line += raw.count(b"\n")
