@@ -200,7 +200,7 @@ def _wrt_names(wrt: Sequence[str] | str | None, default: Sequence[str]) -> tuple
 
 def _last(rows: np.ndarray, *matrix: int) -> np.ndarray:
     """Stacked outputs (k, *shape) as an array (*shape, k), or (*shape, *matrix)."""
-    moved = np.moveaxis(rows, 0, -1)
+    moved = rows.T if rows.ndim == 2 else np.moveaxis(rows, 0, -1)
     return moved.reshape(moved.shape[:-1] + matrix) if matrix else moved
 
 

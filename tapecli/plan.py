@@ -237,8 +237,14 @@ class Plan:
                         free.append(n_buffers)
                         n_buffers += 1
                     target = holder[node.index] = free.pop()
-            steps.append((_bound(node), tuple(a.index for a in node.args), node.index, target))
-        self.steps = steps
+            steps.append((node, target))
+        # Destinations of a chunk are its buffers, then its result rows.
+        self.steps = []
+        for node, target in steps:
+            args = tuple(a.index for a in node.args)
+            dest = -1 if target is None else target if target >= 0 else n_buffers - 1 - target
+            a, b = (args + (-1, -1))[:2]
+            self.steps.append((_bound(node), args, a, b, dest, node.index))
         self.n_buffers = n_buffers
 
     # -- running --------------------------------------------------------------
@@ -257,7 +263,7 @@ class Plan:
             # Each worker takes a contiguous share of the rows and walks it in
             # equal chunks of at most CHUNK_ROWS: few, large tasks keep the two
             # threads busy without handing the GIL back and forth per chunk.
-            shares = np.linspace(0, size, workers + 1).astype(int)
+            shares = [size * k // workers for k in range(workers + 1)]
 
             def share(k: int) -> None:
                 start, stop = shares[k], shares[k + 1]
@@ -296,15 +302,14 @@ class Plan:
         r[:self.n_inputs] = inputs
         for i, v in self.constants:
             r[i] = v
-        for fn, args, out, target in self.steps:
-            if target is None:
-                r[out] = fn(*[r[a] for a in args])
+        dests = buffers[:self.n_buffers] + results  # a thread's pool may hold more buffers
+        for fn, args, a, b, dest, out in self.steps:
+            if dest < 0:
+                r[out] = fn(*[r[i] for i in args])
+            elif b < 0:
+                r[out] = fn(r[a], out=dests[dest])
             else:
-                dest = buffers[target] if target >= 0 else results[-1 - target]
-                if len(args) == 1:
-                    r[out] = fn(r[args[0]], out=dest)
-                else:
-                    r[out] = fn(r[args[0]], r[args[1]], out=dest)
+                r[out] = fn(r[a], r[b], out=dests[dest])
         for k, reg in enumerate(self.outputs):
             if r[reg] is not results[k]:
                 results[k][...] = r[reg]
