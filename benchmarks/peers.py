@@ -340,6 +340,7 @@ def point_contenders():
     try:
         import jax
         import jax.numpy as jnp
+        jax.config.update("jax_enable_x64", True)
 
         @jax.jit
         def jvg(x, y, z):
@@ -355,7 +356,8 @@ def point_contenders():
 
         def make(x, y, z):
             def run():
-                a, b, c = (torch.tensor(v, requires_grad=True) for v in (x, y, z))
+                a, b, c = (torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                           for v in (x, y, z))
                 f = torch.sin(a) * torch.exp(b) + torch.log(1 + c**2) \
                     * torch.sqrt(a**2 + b**2 + 1) - a * b * c / (1 + c**2)
                 f.backward()
