@@ -14,13 +14,21 @@ import numpy as np
 import pyarrow as pa
 
 try:
-    from pyarrow._compute import (CastOptions, MatchSubstringOptions,
-                                  ReplaceSubstringOptions, SplitPatternOptions,
-                                  call_function)
+    from pyarrow._compute import (
+        CastOptions,
+        MatchSubstringOptions,
+        ReplaceSubstringOptions,
+        SplitPatternOptions,
+        call_function,
+    )
 except ImportError:  # a pyarrow that moved its internals: the public module has them
-    from pyarrow.compute import (CastOptions, MatchSubstringOptions,
-                                 ReplaceSubstringOptions, SplitPatternOptions,
-                                 call_function)
+    from pyarrow.compute import (
+        CastOptions,
+        MatchSubstringOptions,
+        ReplaceSubstringOptions,
+        SplitPatternOptions,
+        call_function,
+    )
 
 
 def _arrow(value):

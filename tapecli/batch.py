@@ -132,7 +132,7 @@ def _pipeline(reader, writer, job, strict: bool):
                     future.cancel()
                     return
             hand_over(None)
-        except BaseException as e:  # handed to the main thread, which raises it
+        except BaseException as e:  # noqa: BLE001 - passed on; the main thread raises it
             hand_over(e)
 
     # A daemon, so that a read blocked on stdin never holds up the exit.
@@ -179,8 +179,9 @@ def _process(block, reader, writer, job, strict: bool, lock: threading.Lock) -> 
 
 
 def _evaluate(job, rows, lock: threading.Lock):
-    # The tape keeps its state in module globals, so jobs take turns; parsing and
-    # encoding, the larger part of the work, still run side by side.
+    # Evaluation keeps state in module globals (the stack of recording tapes, the
+    # op observers of tapecli.domain, plans compiled on first use), so blocks take
+    # turns here; parsing and encoding, most of the work, still run side by side.
     with lock:
         result = job.compute(rows.point)
     if not job.inputs:  # a constant expression: one copy of its value per row

@@ -3,8 +3,9 @@
 A writer's work is split in two: `encode` turns one block's rows and results
 into bytes (or a table) and runs on worker threads, several blocks at once;
 `write` puts them out in input order on the calling thread. Text is built
-column-wise with pyarrow kernels (a float-to-text cast, then one element-wise
-join per block), never a Python loop over rows.
+column-wise with pyarrow kernels (a float-to-text cast per column, then
+pyarrow's CSV writer or an element-wise join of the columns), never a Python
+loop over rows.
 """
 
 from __future__ import annotations

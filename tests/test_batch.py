@@ -71,7 +71,8 @@ def table(text: bytes) -> tuple[list[str], list[list[float]]]:
 
 
 def cli(*args: str, stdin: bytes | None = None, timeout: float = 60):
-    return subprocess.run([TAPECLI, *args], input=stdin, capture_output=True, timeout=timeout)
+    return subprocess.run([TAPECLI, *args], input=stdin, capture_output=True, timeout=timeout,
+                          check=False)
 
 
 # -- results against calculus ----------------------------------------------------
@@ -283,6 +284,7 @@ def test_missing_variable_column_names_it_and_the_header(tmp_path):
     error, out = batch_error(tmp_path, "eval", "x + y*z", b"x,Y,note\n1,2,3\n")
     assert isinstance(error, DataError) and error.exit_code == 1
     assert str(error) == "no columns named y, z in the input (its header has: x, Y, note)"
+    assert out == b""  # found before anything is written
 
 
 def test_non_numeric_field_names_line_and_column_after_earlier_rows(tmp_path, monkeypatch):
@@ -438,7 +440,7 @@ def test_cli_closed_pipe_ends_quietly_and_fast(tmp_path):
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         cat.stdout.close()
         head = subprocess.run(["head", "-5"], stdin=tapecli.stdout, capture_output=True,
-                              timeout=30)
+                              timeout=30, check=True)
         tapecli.stdout.close()
         assert tapecli.wait(timeout=30) == -signal.SIGPIPE
         cat.wait(timeout=30)
@@ -474,12 +476,13 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     pa_csv.write_csv(pa.table({"x": x}), tmp_path / "in.csv")
     args = [TAPECLI, "eval", "x", "--input", str(tmp_path / "in.csv"), "--output",
             str(tmp_path / "o.csv")]
-    piped = subprocess.run(args, capture_output=True, timeout=60)
+    piped = subprocess.run(args, capture_output=True, timeout=60, check=False)
     assert (piped.returncode, piped.stderr) == (0, b"")
     controller, terminal = pty.openpty()
     try:
         shown = subprocess.run(args, stderr=terminal, stdout=subprocess.DEVNULL, timeout=60,
-                               env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
+                               env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+                               check=False)
         os.close(terminal)
         text = b""
         while select.select([controller], [], [], 0.2)[0]:
