@@ -267,6 +267,8 @@ class Plan:
 
             def share(k: int) -> None:
                 start, stop = shares[k], shares[k + 1]
+                if start == stop:  # an empty batch
+                    return
                 count = max(1, -(-(stop - start) // CHUNK_ROWS))
                 rows = -(-(stop - start) // count)
                 buffers = _thread_buffers(self.n_buffers, rows)
