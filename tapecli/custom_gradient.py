@@ -27,7 +27,7 @@ def custom_gradient(f):
         output = Tensor(result._value)  # a new identity: the body's path is cut here
         primitive = Primitive(f"custom_gradient({f.__name__})", None)
         primitive.vjps = _GradFnVjps(grad_fn, len(inputs))
-        if _tape._active_tapes:
+        if _tape.state.tapes:
             _tape.record(primitive, inputs, {}, output)
         return output
 

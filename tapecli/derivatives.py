@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -24,18 +25,18 @@ from .tensor import Tensor, constant
 
 ZERO = "zero"
 Program = Callable[[list[Tensor]], list[Tensor]]
-_use_plans = True
+_settings = threading.local()  # per thread: `tape_only` in one thread leaves others alone
 
 
 @contextlib.contextmanager
 def tape_only():
     """Run every driver on the tape itself, op by op (for tracing and diagnosis)."""
-    global _use_plans
-    previous, _use_plans = _use_plans, False
+    previous = getattr(_settings, "tape_only", False)
+    _settings.tape_only = True
     try:
         yield
     finally:
-        _use_plans = previous
+        _settings.tape_only = previous
 
 
 # ---- programs: what each driver computes, as tape code ---------------------------
@@ -150,7 +151,7 @@ def _run(make: Callable, exprs: tuple[Expression, ...], point: Mapping, wrt: tup
     """The driver's outputs at `point`, stacked: shape (n_outputs, *point shape)."""
     driver = _driver(make, exprs, wrt)
     inputs, shape = _inputs(driver.variables, driver.names, point)
-    plan = driver.plan(shape) if _use_plans else None
+    plan = None if getattr(_settings, "tape_only", False) else driver.plan(shape)
     if plan is not None:
         return plan.run(inputs, shape)
     driver.tape_runs += 1

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import ops
-from . import primitive as _primitive
+from . import tape as _tape
 from .tensor import Tensor
 
 # Measured on 2 cores: chunks of 64k rows (512 KiB per intermediate)
@@ -333,12 +333,12 @@ def compile_program(program: Callable[[list[Tensor]], list[Tensor]],
             except NotCompilable as e:
                 failure.append(e)
 
-    _primitive._observers.append(observe)
+    _tape.state.observers.append(observe)
     try:
         with np.errstate(all="ignore"):
             outputs = program(probe)
     finally:
-        _primitive._observers.remove(observe)
+        _tape.state.observers.remove(observe)
     if failure:
         raise failure[0]
     return Plan(n_inputs, [builder.node_of(t) for t in outputs])

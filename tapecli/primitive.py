@@ -9,9 +9,6 @@ import numpy as np
 from . import tape as _tape
 from .tensor import Tensor, Variable, constant
 
-# Observers of every op call (see tapecli.plan): each gets (primitive, inputs, params, output).
-_observers: list = []
-
 
 class Primitive:
     """An op of the tape: `forward` on numpy arrays, one VJP per tensor input.
@@ -43,9 +40,10 @@ class Primitive:
         inputs = tuple(_input(a) for a in args)
         value = self.forward(*(x._value for x in inputs), **params)
         output = Tensor(value if type(value) is np.ndarray else np.asarray(value))
-        if self.vjps and _tape._active_tapes:
+        state = _tape.state
+        if self.vjps and state.tapes:
             _tape.record(self, inputs, params, output)
-        for observe in _observers:
+        for observe in state.observers:
             observe(self, inputs, params, output)
         return output
 
@@ -63,7 +61,7 @@ def _input(value) -> Tensor:
     if type(value) is Tensor:
         return value
     if type(value) is Variable:
-        if value.trainable and _tape._active_tapes:
+        if value.trainable and _tape.state.tapes:
             _tape.variable_accessed(value)
         return value._read()
     if isinstance(value, Tensor):

@@ -10,16 +10,24 @@ for second and higher derivatives.
 from __future__ import annotations
 
 import contextlib
+import threading
 from enum import Enum
 
 import numpy as np
 
 from .tensor import Tensor, Variable, constant
 
-# Tapes currently inside their `with` block, outermost first.
-_active_tapes: list[GradientTape] = []
-# The primitive whose VJP is running, so that tapecli.domain can name it.
-differentiating = None
+class _ThreadState(threading.local):
+    """What is recording, per thread (as in TensorFlow, a tape sees only the
+    ops of the thread that entered it)."""
+
+    def __init__(self):
+        self.tapes: list[GradientTape] = []  # inside their `with` block, outermost first
+        self.observers: list = []  # called with every op (tapecli.plan, tapecli.domain)
+        self.differentiating = None  # the primitive whose VJP runs, for tapecli.domain
+
+
+state = _ThreadState()
 
 
 class UnconnectedGradients(str, Enum):
@@ -29,7 +37,7 @@ class UnconnectedGradients(str, Enum):
 
 def record(primitive, inputs: tuple[Tensor, ...], params: dict, output: Tensor) -> None:
     """Append the op to every active tape that watches one of its inputs."""
-    for tape in _active_tapes:
+    for tape in state.tapes:
         if tape._paused:
             continue
         connected = tape._connected
@@ -42,13 +50,13 @@ def record(primitive, inputs: tuple[Tensor, ...], params: dict, output: Tensor) 
 
 def variable_accessed(variable: Variable) -> None:
     """A trainable variable was read: tapes that watch accessed variables watch it."""
-    for tape in _active_tapes:
+    for tape in state.tapes:
         if tape._watch_accessed_variables and not tape._paused:
             tape._watch_one(variable)
 
 
 def is_recording() -> bool:
-    return any(not tape._paused for tape in _active_tapes)
+    return any(not tape._paused for tape in state.tapes)
 
 
 class GradientTape:
@@ -72,13 +80,13 @@ class GradientTape:
 
     # -- context -----------------------------------------------------------
     def __enter__(self) -> GradientTape:
-        if self in _active_tapes:
+        if self in state.tapes:
             raise ValueError("this GradientTape is already recording")
-        _active_tapes.append(self)
+        state.tapes.append(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        _active_tapes.remove(self)
+        state.tapes.remove(self)
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -245,12 +253,11 @@ class GradientTape:
 
 
 def _run_vjp(primitive, vjp, g, output, inputs, params):
-    global differentiating
-    outer, differentiating = differentiating, primitive
+    outer, state.differentiating = state.differentiating, primitive
     try:
         return vjp(g, output, *inputs, **params)
     finally:
-        differentiating = outer
+        state.differentiating = outer
 
 
 def _accumulate(adjoints: dict[int, Tensor], key: int, contribution: Tensor | None) -> None:

@@ -753,3 +753,33 @@ def test_custom_gradient_with_a_wrong_number_of_gradients_is_an_error():
         z = bad(x, y)
     with pytest.raises(ValueError, match="1 gradients for 2 inputs"):
         tape.gradient(z, [x, y])
+
+
+def test_tapes_record_only_their_own_threads_ops():
+    # As in TensorFlow: a tape entered in one thread does not see another's ops.
+    import threading
+
+    x = tf.constant(2.0)
+    inside = threading.Event()
+    done = threading.Event()
+
+    def other_thread():
+        inside.wait()
+        with tf.GradientTape() as other:
+            other.watch(x)
+            y = x * x * x
+        results.append(other.gradient(y, x).numpy())
+        done.set()
+
+    results = []
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        inside.set()
+        done.wait(10)
+        z = x * x
+    worker.join()
+    assert tape.gradient(z, x).numpy() == 4.0
+    assert results == [12.0]
+    assert len(tape._records) == 1  # the other thread's two multiplies are not here
