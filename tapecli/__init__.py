@@ -8,7 +8,11 @@ from types import SimpleNamespace as _Namespace
 
 import numpy as _np
 
+from . import optimizers
 from .custom_gradient import custom_gradient
+from .derivatives import jacobian  # the Jacobian of several expressions at a point
+from .errors import DataError, ExpressionSyntaxError, TapecliError, UsageError
+from .expression import Expression
 from .ops import (
     abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cast, cbrt,
     clip_by_norm, clip_by_value, cos, cosh, divide, divide_no_nan, equal, exp, expm1,
@@ -17,6 +21,7 @@ from .ops import (
     pow, reduce_mean, reduce_sum, relu, reshape, sigmoid, sign, sin, sinh, softplus, sqrt,
     square, stack, stop_gradient, subtract, tan, tanh, transpose, where, zeros, zeros_like,
 )
+from .parser import parse
 from .tape import GradientTape, UnconnectedGradients
 from .tensor import Tensor, Variable, constant, convert_to_tensor
 
@@ -25,7 +30,6 @@ __version__ = "0.1.0"
 float64, float32, bool = _np.float64, _np.float32, _np.bool_  # noqa: A001
 int32, int64 = _np.int32, _np.int64
 truediv = divide
-sigmoid_ = sigmoid
 
 math = _Namespace(
     abs=abs, acos=acos, acosh=acosh, add=add, asin=asin, asinh=asinh, atan=atan,
@@ -67,10 +71,22 @@ class _Random:
 
 
 random = _Random()
-del sigmoid_
 
-from .derivatives import jacobian  # noqa: E402  (the expression-level Jacobian)
-from .errors import DataError, ExpressionSyntaxError, TapecliError, UsageError  # noqa: E402
-from .expression import Expression  # noqa: E402
-from .parser import parse  # noqa: E402
-from . import optimizers  # noqa: E402
+__all__ = [
+    # the tape
+    "GradientTape", "UnconnectedGradients", "Tensor", "Variable", "constant",
+    "convert_to_tensor", "custom_gradient", "stop_gradient", "optimizers",
+    # ops, under TensorFlow's names
+    "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "broadcast_to",
+    "cast", "cbrt", "clip_by_norm", "clip_by_value", "cos", "cosh", "divide", "divide_no_nan",
+    "equal", "exp", "expm1", "greater", "greater_equal", "hypot", "identity", "less",
+    "less_equal", "linspace", "log", "log1p", "log2", "log10", "log_base", "matmul", "maximum",
+    "minimum", "multiply", "negative", "not_equal", "ones", "ones_like", "pow", "reduce_mean",
+    "reduce_sum", "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt",
+    "square", "stack", "subtract", "tan", "tanh", "transpose", "truediv", "where", "zeros",
+    "zeros_like", "math", "nn", "linalg", "random",
+    "float64", "float32", "bool", "int32", "int64",
+    # expressions
+    "parse", "Expression", "jacobian",
+    "TapecliError", "UsageError", "DataError", "ExpressionSyntaxError",
+]

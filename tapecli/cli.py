@@ -143,8 +143,7 @@ def _run(command: str, expressions, point, wrt, fmt, input_path, keep_input,
     job = Job.create(command, [parse(text) for text in expressions], wrt, order)
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
-    piped = sys.stdin is not None and not sys.stdin.isatty()  # None: stdin closed (<&-)
-    batch = input_path is not None or (point is None and job.inputs and piped)
+    batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
     if batch:
         from .batch import run_batch
         run_batch(job, input_path or "-", output=_output_file(output_path), fmt=fmt,
@@ -157,6 +156,10 @@ def _run(command: str, expressions, point, wrt, fmt, input_path, keep_input,
     _check_domain(job, point, result, strict)
     echo = given if keep_input else None
     _write(output_path, lambda stream: _write_point(job, result, point, fmt, stream, echo))
+
+
+def _stdin_is_piped() -> bool:
+    return sys.stdin is not None and not sys.stdin.isatty()  # None: stdin closed (<&-)
 
 
 def _write_point(job, result, point, fmt, stream, echo):
@@ -322,6 +325,10 @@ def trace(expression, point, wrt, fmt, output_path):
     from .trace import record_trace, trace_json, trace_text
 
     expr = parse(_expressions(expression, one=True)[0])
+    if point is None and expr.variables and _stdin_is_piped():
+        raise UsageError("trace shows the tape of one point: give it with --at "
+                         + ",".join(f"{n}=VALUE" for n in expr.variables)
+                         + " (a batch on stdin is for eval, grad, hessian, diff, jacobian)")
     result = record_trace(expr, _point_for(expr.variables, point or {}), wrt)
     text = trace_json(result) if fmt == "json" else trace_text(result)
     _write(output_path, lambda stream: stream.write(text))

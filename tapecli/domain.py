@@ -72,8 +72,10 @@ def describe(problems: Mapping[str, int], total_rows: int | None = None) -> str:
     """'log on 2 rows, sqrt' on 1 row' style summary."""
     parts = []
     for name, count in problems.items():
-        of = f" of {total_rows}" if total_rows is not None else ""
-        parts.append(f"{name} on {count}{of} row{'s' if count != 1 else ''}")
+        if total_rows is None:
+            parts.append(f"{name} on {count} row{'s' if count != 1 else ''}")
+        else:
+            parts.append(f"{name} on {count} of {total_rows} row{'s' if total_rows != 1 else ''}")
     return "non-finite results (nan or inf) from " + ", ".join(parts)
 
 

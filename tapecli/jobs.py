@@ -60,8 +60,9 @@ class Job:
             if order is not None:
                 if len(wrt) != 1:
                     raise UsageError("--order repeats a single variable: give one --wrt name")
-                if order < 0:
-                    raise UsageError("--order must be 0 or more")
+                if order < 1:
+                    raise UsageError("--order must be 1 or more (order 0 is the value: "
+                                     "use eval)")
                 wrt = wrt * order
             variables = tuple(dict.fromkeys(wrt))
         else:
@@ -132,7 +133,7 @@ class Job:
         obj: dict = self.describe() if with_expression else {}
         obj["variables"] = list(self.variables)
         if point is not None:
-            obj["point"] = {name: _json_number(v) for name, v in point.items()}
+            obj["point"] = {name: json_number(v) for name, v in point.items()}
         if self.command == "diff":
             obj["wrt"] = list(self.wrt)
         for key in ("value", "gradient", "hessian", "derivative", "jacobian"):
@@ -147,7 +148,8 @@ class Job:
         return {"expression": self.expressions[0].text}
 
 
-def _json_number(x) -> float | None:
+def json_number(x) -> float | None:
+    """A float for JSON, or None (null) where JSON has no number: nan and ±inf."""
     x = float(x)
     return x if np.isfinite(x) else None
 
@@ -155,4 +157,4 @@ def _json_number(x) -> float | None:
 def _json_numbers(value):
     if isinstance(value, list):
         return [_json_numbers(v) for v in value]
-    return _json_number(value)
+    return json_number(value)

@@ -9,7 +9,6 @@ written in shortest round-trip form (Python's float repr: `19.0`, `0.1`,
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import NamedTuple, TextIO
@@ -140,9 +139,11 @@ def jsonl_text(job, result: Mapping, point: Mapping[str, float],
     `echo` (--keep-input) the input values first, under `input`."""
     import json
 
+    from .jobs import json_number
+
     obj = job.json_object(result, point, with_expression=False)
     if echo is not None:
-        obj = {"input": {name: _json_number(v) for name, v in echo.items()}, **obj}
+        obj = {"input": {name: json_number(v) for name, v in echo.items()}, **obj}
     return json.dumps(obj, allow_nan=False) + "\n"
 
 
@@ -176,8 +177,3 @@ def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
         stream.write(csv_text(job, result, point, echo))
     else:
         raise ValueError(f"unknown format {fmt!r}")
-
-
-def _json_number(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None

@@ -392,3 +392,16 @@ def test_piped_csv_is_a_batch():
     # f = xy: rows (1, 2) and (3, 4) give f = 2, 12 and ∇f = (y, x)
     assert ok("grad", "x*y", input="x,y\n1,2\n3,4\n", stdin=None) == (
         "f,df/dx,df/dy\n2.0,2.0,1.0\n12.0,4.0,3.0\n")
+
+
+def test_trace_refuses_a_batch_on_stdin_and_says_how_to_give_a_point():
+    result = run("trace", "x*y", input="x,y\n1,2\n", stdin=None)
+    assert result.returncode == 2
+    assert "trace shows the tape of one point: give it with --at x=VALUE,y=VALUE" \
+        in result.stderr
+
+
+def test_order_zero_is_refused_with_a_pointer_to_eval():
+    result = run("diff", "x**2", "--order", "0", "--at", "x=1")
+    assert result.returncode == 2
+    assert "--order must be 1 or more" in result.stderr and "use eval" in result.stderr
