@@ -325,11 +325,14 @@ def trace(expression, point, wrt, fmt, output_path):
     from .trace import record_trace, trace_json, trace_text
 
     expr = parse(_expressions(expression, one=True)[0])
-    if point is None and expr.variables and _stdin_is_piped():
-        raise UsageError("trace shows the tape of one point: give it with --at "
-                         + ",".join(f"{n}=VALUE" for n in expr.variables)
-                         + " (a batch on stdin is for eval, grad, hessian, diff, jacobian)")
-    result = record_trace(expr, _point_for(expr.variables, point or {}), wrt)
+    try:
+        at = _point_for(expr.variables, point or {})
+    except DataError as e:
+        if point is None and _stdin_is_piped():
+            raise DataError(f"{e} (trace shows the tape of one point; it does not read "
+                            "a batch from stdin)") from None
+        raise
+    result = record_trace(expr, at, wrt)
     text = trace_json(result) if fmt == "json" else trace_text(result)
     _write(output_path, lambda stream: stream.write(text))
 

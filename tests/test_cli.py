@@ -396,9 +396,9 @@ def test_piped_csv_is_a_batch():
 
 def test_trace_refuses_a_batch_on_stdin_and_says_how_to_give_a_point():
     result = run("trace", "x*y", input="x,y\n1,2\n", stdin=None)
-    assert result.returncode == 2
-    assert "trace shows the tape of one point: give it with --at x=VALUE,y=VALUE" \
-        in result.stderr
+    assert result.returncode == 1
+    assert "give them with --at x=VALUE,y=VALUE (trace shows the tape of one point; " \
+        "it does not read a batch from stdin)" in result.stderr
 
 
 def test_order_zero_is_refused_with_a_pointer_to_eval():
