@@ -278,10 +278,11 @@ class Plan:
                                     buffers if hi - lo == rows else [b[:hi - lo] for b in buffers],
                                     list(results[:, lo:hi]))
 
-            if workers == 1:
-                share(0)
-            else:
-                list(_pool().map(share, range(workers)))
+            # The calling thread takes the first share itself: one thread fewer to wake.
+            others = [_pool().submit(share, k) for k in range(1, workers)]
+            share(0)
+            for other in others:
+                other.result()
             return results.reshape((len(self.outputs),) + shape)
 
     def run_floats(self, inputs: Sequence[float]) -> list[float]:
