@@ -6,8 +6,9 @@
 The work is f = sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2) over
 float64 rows. The floor is hand-written numpy computing the value only. Every
 contender's result is checked against the analytic answer before it is timed;
-rounds are interleaved (every contender once per round), and the table gives
-medians, min-max and the ratio of medians to the floor's.
+rounds are interleaved (every contender once per round, each time a few calls
+back to back, see _inner), and the table gives medians, min-max and the ratio
+of medians to the floor's.
 """
 
 from __future__ import annotations
@@ -441,7 +442,7 @@ def main():
             thunks.update({name: make(x, y, z) for name, make in batch_contenders(args.quick).items()})
             thunks = {k: _checked_floor(k, v, want) for k, v in thunks.items()}
             race(f"value + gradient, {rows:.0e} rows", "numpy value only (floor)", thunks,
-                 max(3, rounds // (3 if args.quick else 1)), inner=1 if rows > 1000 else 20)
+                 max(3, rounds // (3 if args.quick else 1)), inner=_inner(rows))
     if "hessian" in only:
         rows = 10**5
         x, y, z = (rng.uniform(-2, 2, rows) for _ in range(3))
@@ -452,7 +453,7 @@ def main():
             if name != "numpy value only (floor)":
                 check(name, [thunk()], [want], rtol=1e-8)
         race("3x3 Hessian per row, 1e5 rows", "numpy value only (floor)", thunks,
-             7 if args.quick else 15)
+             7 if args.quick else 15, inner=_inner(rows))
     if "point" in only:
         x, y, z = 0.3, -0.2, 1.5
         want = point_math(x, y, z)
@@ -461,6 +462,13 @@ def main():
             check(name, thunk(), want)
         race("value + gradient at one point, in-process", "pure Python math (floor)", thunks,
              15 if args.quick else 41, inner=200)
+
+
+def _inner(rows: int) -> int:
+    """Calls per timing: a few back to back, so that each contender is timed warm
+    (on this machine an idle second core takes milliseconds to come back, which
+    would otherwise charge whoever runs after a single-threaded contender)."""
+    return 20 if rows <= 1000 else 5 if rows <= 100_000 else 2
 
 
 def _checked_floor(name, thunk, want):

@@ -22,6 +22,7 @@ import pyarrow.csv as pa_csv
 from . import arrow_kernels as ak
 from .batch_input import Rows
 from .errors import DataError, UsageError
+from .output import format_of_path
 
 # pyarrow writes floats in positional notation, without a point when integral,
 # below this magnitude; exponent notation (with an 'e') from it on.
@@ -290,12 +291,7 @@ def output_format(output: str | None, fmt: str | None) -> str:
                          "a batch is written as csv (the default) or jsonl")
     if fmt not in (None, "csv", "jsonl"):
         raise UsageError(f"--format {fmt}: a batch is written as csv or jsonl")
-    extension = None
-    if output not in (None, "-"):
-        lower = output.lower()
-        for ext in ("csv", "jsonl", "parquet", "json"):
-            if lower.endswith("." + ext):
-                extension = ext
+    extension = format_of_path(output)
     if extension == "json":
         raise UsageError(f"--output {output}: a batch is written as .csv, .jsonl or .parquet "
                          "(JSON lines: .jsonl)")

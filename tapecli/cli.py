@@ -169,9 +169,9 @@ def _write_point(job, result, point, fmt, stream, echo):
 
 def _single_point_format(fmt: str | None, output_path: str | None) -> str:
     """--format, else the --output file's extension (.csv .json .jsonl), else table."""
-    path = (_output_file(output_path) or "").lower()
-    extension = next((e for e in ("csv", "jsonl", "json", "parquet")
-                      if path.endswith("." + e)), None)
+    from .output import format_of_path
+
+    extension = format_of_path(output_path)
     if extension == "parquet":
         raise UsageError(f"--output {output_path}: Parquet is for batches (--input); "
                          "one point is written as table, csv, json or jsonl")

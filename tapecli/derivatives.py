@@ -168,6 +168,10 @@ def _inputs(variables, names, point: Mapping) -> tuple[list, tuple[int, ...]]:
         raise DataError(f"variable {e.args[0]!r} has no value") from None
     if all(type(v) is float or type(v) is int for v in values):
         return [float(v) for v in values], ()  # one point: the fast path needs no arrays
+    shape = np.shape(values[0])
+    if all(type(v) is np.ndarray and v.dtype == np.float64 and v.shape == shape
+           for v in values):
+        return values, shape  # a batch of columns, as the CSV reader gives them
     arrays = [_as_float_array(n, v) for n, v in zip(names, values)]
     try:
         arrays = np.broadcast_arrays(*arrays)

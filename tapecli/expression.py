@@ -54,6 +54,15 @@ def check_variable_name(name: str) -> None:
         raise UsageError(f"{name!r} is a function, not a variable")
 
 
+def check_wrt(wrt, variables) -> None:
+    """Refuse a --wrt name that is not one of the expression's variables."""
+    for name in wrt:
+        check_variable_name(name)
+        if name not in variables:
+            raise UsageError(f"--wrt {name}: not a variable of the expression "
+                             f"(its variables: {', '.join(variables) or 'none'})")
+
+
 def _arity_text(arity) -> str:
     counts = arity if isinstance(arity, tuple) else (arity,)
     words = " or ".join(str(n) for n in counts)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import derivatives
 from .errors import UsageError
-from .expression import Expression, check_variable_name
+from .expression import Expression, check_wrt
 
 COMMANDS = ("eval", "grad", "hessian", "diff", "jacobian")
 
@@ -45,12 +45,7 @@ class Job:
             raise UsageError(f"{command} takes one expression, got {len(expressions)}")
         inputs = tuple(dict.fromkeys(v for e in expressions for v in e.variables))
         wrt = tuple(wrt) if wrt else None
-        for name in wrt or ():
-            check_variable_name(name)
-            if name not in inputs:
-                known = ", ".join(inputs) or "none"
-                raise UsageError(f"--wrt {name}: not a variable of the expression "
-                                 f"(its variables: {known})")
+        check_wrt(wrt or (), inputs)
         if command == "diff":
             if wrt is None:
                 if len(inputs) != 1:

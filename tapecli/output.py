@@ -16,6 +16,15 @@ from typing import NamedTuple, TextIO
 FORMATS = ("table", "csv", "json", "jsonl")
 
 
+def format_of_path(path: str | None) -> str | None:
+    """The format an output file's extension names (csv, jsonl, json, parquet), if any."""
+    if path in (None, "-"):
+        return None
+    lower = path.lower()
+    return next((e for e in ("csv", "jsonl", "json", "parquet") if lower.endswith("." + e)),
+                None)
+
+
 def number(x) -> str:
     """Shortest text that reads back as the same float64: `19.0`, `inf`, `nan`."""
     return repr(float(x))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError, UsageError
-from .expression import Expression
+from .errors import DataError
+from .expression import Expression, check_wrt
 from .tape import GradientTape
 from .tensor import constant
 
@@ -58,10 +58,7 @@ def record_trace(expr: Expression, point: Mapping[str, float],
     every adjoint kept. All variables are watched so that every op on them
     shows in the forward pass; only nodes that depend on `wrt` get adjoints."""
     wrt = tuple(expr.variables if wrt is None else wrt)
-    for name in wrt:
-        if name not in expr.variables:
-            raise UsageError(f"--wrt {name}: not a variable of the expression "
-                             f"(its variables: {', '.join(expr.variables) or 'none'})")
+    check_wrt(wrt, expr.variables)
     for name in expr.variables:
         if name not in point:
             raise DataError(f"variable {name!r} has no value")
