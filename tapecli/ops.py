@@ -147,17 +147,17 @@ def _pow_vjp_base(g, ans, a, b):
     # Only a == b == 0 needs a guard (0 * 0**-1 = nan; d/da a**0 = 0). Guarding every
     # b == 0 would hide this VJP's own derivative in b there, which is a**-1.
     both_zero = where(equal(a, 0.0), equal(b, 0.0), False)
-    return unbroadcast(where(both_zero, 0.0, g * b * _safe(a, both_zero) ** (b - 1.0)), a)
+    return unbroadcast(where(both_zero, 0.0, g * (b * _safe(a, both_zero) ** (b - 1.0))), a)
 
 
 def _pow_vjp_exponent(g, ans, a, b):
     a_is_zero = equal(a, 0.0)
-    return unbroadcast(where(a_is_zero, 0.0, g * ans * log(_safe(a, a_is_zero))), b)
+    return unbroadcast(where(a_is_zero, 0.0, g * (ans * log(_safe(a, a_is_zero)))), b)
 
 
 def _hypot_vjp(g, ans, a, b, first):
     at_origin = equal(ans, 0.0)
-    return unbroadcast(where(at_origin, 0.0, g * (a if first else b) / _safe(ans, at_origin)),
+    return unbroadcast(where(at_origin, 0.0, g * ((a if first else b) / _safe(ans, at_origin))),
                        a if first else b)
 
 
@@ -188,7 +188,7 @@ subtract.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
 multiply.defvjp(lambda g, ans, x, y: unbroadcast(g * y, x),
                 lambda g, ans, x, y: unbroadcast(g * x, y))
 divide.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x),
-              lambda g, ans, x, y: unbroadcast(-g * ans / y, y))
+              lambda g, ans, x, y: unbroadcast(-g * (ans / y), y))
 negative.defvjp(lambda g, ans, x: -g)
 pow.defvjp(_pow_vjp_base, _pow_vjp_exponent)
 square.defvjp(lambda g, ans, x: g * (2.0 * x))
@@ -218,8 +218,8 @@ sign.defvjp(lambda g, ans, x: zeros_like(g))
 sigmoid.defvjp(lambda g, ans, x: g * (ans * (1.0 - ans)))
 softplus.defvjp(lambda g, ans, x: g * sigmoid(x))
 relu.defvjp(lambda g, ans, x: where(greater(x, 0.0), g, 0.0))
-atan2.defvjp(lambda g, ans, y, x: unbroadcast(g * x / (square(x) + square(y)), y),
-             lambda g, ans, y, x: unbroadcast(-g * y / (square(x) + square(y)), x))
+atan2.defvjp(lambda g, ans, y, x: unbroadcast(g * (x / (square(x) + square(y))), y),
+             lambda g, ans, y, x: unbroadcast(-g * (y / (square(x) + square(y))), x))
 hypot.defvjp(lambda g, ans, a, b: _hypot_vjp(g, ans, a, b, True),
              lambda g, ans, a, b: _hypot_vjp(g, ans, a, b, False))
 maximum.defvjp(lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), g, 0.0), x),
