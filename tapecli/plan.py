@@ -7,14 +7,16 @@ call is captured, and the captured program is simplified and replayed for
 every later point:
 
 - constants fold (including the comparisons inside VJPs, such as `b == 0`);
-- `ones_like` seeds become 1.0 and multiplications by 1.0 vanish;
+- `ones_like` seeds become 1.0, multiplications by 1.0 vanish, negations move
+  out of products and cancel, x**2 becomes x*x (as numpy computes it);
 - identical ops are computed once, ops that reach no output are dropped.
 
 Every rewrite is exact in IEEE arithmetic, so a plan gives bit for bit what
-the tape gives. Large batches run in cache-sized chunks on a thread pool
-(numpy releases the GIL inside its loops); a single point runs on Python
-floats through the primitives' `scalar` functions, falling back to numpy
-whenever a float op raises (log(-1), 1/0, overflow), so IEEE results stay.
+the tape gives. Large batches run in chunks on two threads (numpy releases the
+GIL inside its loops), each intermediate in a reused scratch buffer; a single
+point runs on Python floats through the primitives' `scalar` functions (numpy's
+own loops, called on floats), falling back to numpy arrays whenever a float op
+raises (1/0 in Python), so IEEE results stay.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ class _Node:
         self.value = value    # constants: a 0-d array
         self.input = input    # inputs: the position in the input list
         self.index = None     # register, assigned when the plan is laid out
-
 
 
 class _Builder:
