@@ -288,10 +288,11 @@ def _unflatten(structure, leaves: list):
     def rebuild(s):
         if isinstance(s, dict):
             return {key: rebuild(s[key]) for key in s}
-        if isinstance(s, (list, tuple)):
+        if isinstance(s, list):
+            return [rebuild(item) for item in s]
+        if isinstance(s, tuple):
             items = [rebuild(item) for item in s]
-            return items if isinstance(s, list) else type(s)(items) \
-                if not hasattr(s, "_fields") else type(s)(*items)
+            return type(s)(*items) if hasattr(s, "_fields") else type(s)(items)  # namedtuple
         return next(it)
 
     return rebuild(structure)
