@@ -27,9 +27,14 @@ F = "sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2)"
 
 
 # ---- the truth, by hand -------------------------------------------------------------
-def value_np(x, y, z):
-    return np.sin(x) * np.exp(y) + np.log(1 + z**2) * np.sqrt(x**2 + y**2 + 1) \
+def work(m, x, y, z):
+    """f, written once for any library `m` that has sin, exp, log and sqrt."""
+    return m.sin(x) * m.exp(y) + m.log(1 + z**2) * m.sqrt(x**2 + y**2 + 1) \
         - x * y * z / (1 + z**2)
+
+
+def value_np(x, y, z):
+    return work(np, x, y, z)
 
 
 def value_and_gradient_np(x, y, z):
@@ -166,8 +171,7 @@ def batch_contenders(quick: bool):
         jax.config.update("jax_enable_x64", True)
 
         def fj(x, y, z):
-            return jnp.sin(x) * jnp.exp(y) + jnp.log(1 + z**2) * jnp.sqrt(x**2 + y**2 + 1) \
-                - x * y * z / (1 + z**2)
+            return work(jnp, x, y, z)
 
         @jax.jit
         def jax_vg(x, y, z):
@@ -189,8 +193,7 @@ def batch_contenders(quick: bool):
 
             def run():
                 a, b, c = (t.clone().requires_grad_() for t in (tx, ty, tz))
-                f = torch.sin(a) * torch.exp(b) + torch.log(1 + c**2) \
-                    * torch.sqrt(a**2 + b**2 + 1) - a * b * c / (1 + c**2)
+                f = work(torch, a, b, c)
                 grads = torch.autograd.grad(f, (a, b, c), torch.ones_like(f))
                 return (f.detach().numpy(), *(g.numpy() for g in grads))
             return run
@@ -206,8 +209,7 @@ def batch_contenders(quick: bool):
         def tf_vg(x, y, z):
             with tf.GradientTape() as tape:
                 tape.watch([x, y, z])
-                f = tf.sin(x) * tf.exp(y) + tf.math.log(1 + z**2) * tf.sqrt(x**2 + y**2 + 1) \
-                    - x * y * z / (1 + z**2)
+                f = work(tf.math, x, y, z)
             return (f, *tape.gradient(f, [x, y, z]))
 
         def make(x, y, z):
@@ -222,8 +224,7 @@ def batch_contenders(quick: bool):
 
         def fa(X):
             x, y, z = X[0], X[1], X[2]
-            return anp.sin(x) * anp.exp(y) + anp.log(1 + z**2) * anp.sqrt(x**2 + y**2 + 1) \
-                - x * y * z / (1 + z**2)
+            return work(anp, x, y, z)
 
         def make(x, y, z):
             X = np.stack([x, y, z])
@@ -249,8 +250,7 @@ def hessian_contenders():
 
         def fv(v):
             x, y, z = v[0], v[1], v[2]
-            return jnp.sin(x) * jnp.exp(y) + jnp.log(1 + z**2) * jnp.sqrt(x**2 + y**2 + 1) \
-                - x * y * z / (1 + z**2)
+            return work(jnp, x, y, z)
 
         hess = jax.jit(jax.vmap(jax.hessian(fv)))
 
@@ -268,8 +268,7 @@ def hessian_contenders():
 
             def run():
                 a, b, c = (t.clone().requires_grad_() for t in (tx, ty, tz))
-                f = torch.sin(a) * torch.exp(b) + torch.log(1 + c**2) \
-                    * torch.sqrt(a**2 + b**2 + 1) - a * b * c / (1 + c**2)
+                f = work(torch, a, b, c)
                 g = torch.autograd.grad(f.sum(), (a, b, c), create_graph=True)
                 rows = [torch.stack(torch.autograd.grad(gi.sum(), (a, b, c), retain_graph=True),
                                     -1) for gi in g]
@@ -282,8 +281,7 @@ def hessian_contenders():
         import sympy
 
         sx, sy, sz = sympy.symbols("x y z")
-        fs = sympy.sin(sx) * sympy.exp(sy) + sympy.log(1 + sz**2) * sympy.sqrt(
-            sx**2 + sy**2 + 1) - sx * sy * sz / (1 + sz**2)
+        fs = work(sympy, sx, sy, sz)
         entries = list(sympy.hessian(fs, (sx, sy, sz)))
         fn = sympy.lambdify((sx, sy, sz), entries, "numpy", cse=True)
 
@@ -301,8 +299,7 @@ def hessian_contenders():
                 outer.watch([x, y, z])
                 with tf.GradientTape() as inner:
                     inner.watch([x, y, z])
-                    f = tf.sin(x) * tf.exp(y) + tf.math.log(1 + z**2) \
-                        * tf.sqrt(x**2 + y**2 + 1) - x * y * z / (1 + z**2)
+                    f = work(tf.math, x, y, z)
                 g = inner.gradient(f, [x, y, z])
             return tf.stack([tf.stack(outer.gradient(gi, [x, y, z]), -1) for gi in g], -2)
 
@@ -318,8 +315,7 @@ def hessian_contenders():
 
         def fa(X):
             x, y, z = X[0], X[1], X[2]
-            return anp.sin(x) * anp.exp(y) + anp.log(1 + z**2) * anp.sqrt(x**2 + y**2 + 1) \
-                - x * y * z / (1 + z**2)
+            return work(anp, x, y, z)
 
         grad = autograd.elementwise_grad(fa)
         rows = [autograd.elementwise_grad(lambda X, i=i: grad(X)[i]) for i in range(3)]
@@ -345,8 +341,7 @@ def point_contenders():
 
         @jax.jit
         def jvg(x, y, z):
-            f, vjp = jax.vjp(lambda a, b, c: jnp.sin(a) * jnp.exp(b) + jnp.log(1 + c**2)
-                             * jnp.sqrt(a**2 + b**2 + 1) - a * b * c / (1 + c**2), x, y, z)
+            f, vjp = jax.vjp(lambda a, b, c: work(jnp, a, b, c), x, y, z)
             return (f, *vjp(1.0))
         out["JAX jit"] = lambda x, y, z: (
             lambda: [float(v) for v in jax.block_until_ready(jvg(x, y, z))])
@@ -359,8 +354,7 @@ def point_contenders():
             def run():
                 a, b, c = (torch.tensor(v, dtype=torch.float64, requires_grad=True)
                            for v in (x, y, z))
-                f = torch.sin(a) * torch.exp(b) + torch.log(1 + c**2) \
-                    * torch.sqrt(a**2 + b**2 + 1) - a * b * c / (1 + c**2)
+                f = work(torch, a, b, c)
                 f.backward()
                 return f.item(), a.grad.item(), b.grad.item(), c.grad.item()
             return run
@@ -374,8 +368,7 @@ def point_contenders():
         def tvg(x, y, z):
             with tf.GradientTape() as tape:
                 tape.watch([x, y, z])
-                f = tf.sin(x) * tf.exp(y) + tf.math.log(1 + z**2) * tf.sqrt(x**2 + y**2 + 1) \
-                    - x * y * z / (1 + z**2)
+                f = work(tf.math, x, y, z)
             return (f, *tape.gradient(f, [x, y, z]))
 
         def make(x, y, z):
