@@ -58,7 +58,7 @@ def main() -> None:
                                capture_output=True)
         if probe.returncode == 0:
             commands[name] = [args.peers_python, "-c", code]
-    for tool, argv in (("qalc", ["qalc", "diff(x^2+3x+1, x, 3)"]),
+    for tool, argv in (("qalc", ["qalc", "diff(x^2+3x+1, x, 1, 3)"]),
                        ("maxima", ["maxima", "--very-quiet", "-r",
                                    "print(at(diff(x^2+3*x+1,x),x=3))$ quit();"])):
         if shutil.which(tool):
