@@ -20,7 +20,7 @@ import numpy as np
 from .errors import DataError
 from .expression import Expression, check_variable_name
 from .plan import NotCompilable, Plan, compile_program
-from .tape import GradientTape
+from .tape import GradientTape, shared_subexpressions
 from .tensor import Tensor, constant
 
 ZERO = "zero"
@@ -138,7 +138,14 @@ class _Driver:
         return self._plan or None
 
     def program(self) -> Program:
-        return self.make(self.exprs, self.names, self.wrt)
+        body = self.make(self.exprs, self.names, self.wrt)
+
+        def shared(xs):
+            # The programs enter all their tapes before the first op, as
+            # shared_subexpressions requires.
+            with shared_subexpressions():
+                return body(xs)
+        return shared
 
 
 @functools.lru_cache(maxsize=256)

@@ -37,14 +37,30 @@ class Primitive:
         self.vjps = vjps
 
     def __call__(self, *args, **params) -> Tensor:
-        inputs = tuple(_input(a) for a in args)
+        state = _tape.state
+        memo = state.memo
+        if memo is None:
+            inputs = tuple(_input(a) for a in args)
+        else:
+            # Inside tapecli.tape.shared_subexpressions(): the same op on the same
+            # inputs gives the same tensor, computed and recorded once.
+            inputs = tuple(_constant_in(memo, a) if type(a) in (float, int) else _input(a)
+                           for a in args)
+            key = (self, *[x._id for x in inputs], *params.items())
+            try:
+                found = memo.get(key)
+            except TypeError:  # an unhashable parameter (an index): not shared
+                found = key = None
+            if found is not None:
+                return found
         value = self.forward(*(x._value for x in inputs), **params)
         output = Tensor(value if type(value) is np.ndarray else np.asarray(value))
-        state = _tape.state
         if self.vjps and state.tapes:
             _tape.record(self, inputs, params, output)
         for observe in state.observers:
             observe(self, inputs, params, output)
+        if memo is not None and key is not None:
+            memo[key] = output
         return output
 
     def __repr__(self) -> str:
@@ -55,6 +71,14 @@ def _on_float(ufunc: np.ufunc) -> Callable:
     def scalar(*args):
         return float(ufunc(*args))
     return scalar
+
+
+def _constant_in(memo: dict, number) -> Tensor:
+    key = ("constant", float(number).hex())  # hex keeps -0.0 apart from 0.0
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = constant(number)
+    return found
 
 
 def _input(value) -> Tensor:

@@ -25,6 +25,7 @@ class _ThreadState(threading.local):
         self.tapes: list[GradientTape] = []  # inside their `with` block, outermost first
         self.observers: list = []  # called with every op (tapecli.plan, tapecli.domain)
         self.differentiating = None  # the primitive whose VJP runs, for tapecli.domain
+        self.memo: dict | None = None  # see shared_subexpressions
 
 
 state = _ThreadState()
@@ -46,6 +47,22 @@ def record(primitive, inputs: tuple[Tensor, ...], params: dict, output: Tensor) 
                 tape._records.append((primitive, inputs, params, output))
                 connected.add(output._id)
                 break
+
+
+@contextlib.contextmanager
+def shared_subexpressions():
+    """Within the block, an op called again on the same inputs returns the tensor it
+    gave the first time, so nested differentiation does not redo (and record) the
+    same work over and over: the n-th derivative's tape stays polynomial in size.
+
+    Safe only where no tape is entered after ops were shared (a tape entered later
+    would not see the shared op): the derivative drivers enter all their tapes first.
+    """
+    previous, state.memo = state.memo, {}
+    try:
+        yield
+    finally:
+        state.memo = previous
 
 
 def variable_accessed(variable: Variable) -> None:

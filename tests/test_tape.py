@@ -783,3 +783,19 @@ def test_tapes_record_only_their_own_threads_ops():
     assert tape.gradient(z, x).numpy() == 4.0
     assert results == [12.0]
     assert len(tape._records) == 1  # the other thread's two multiplies are not here
+
+
+def test_shared_subexpressions_compute_and_record_an_op_once():
+    from tapecli.tape import shared_subexpressions
+
+    x = tf.constant(1.5)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        with shared_subexpressions():
+            a, b = tf.sin(x) * 2.0, tf.sin(x) * 2.0  # the same ops on the same inputs
+            c = -0.0 * x, 0.0 * x  # -0.0 and 0.0 stay different constants
+        assert a is b and c[0] is not c[1]
+        assert tf.sin(x) is not tf.sin(x)  # outside the block nothing is shared
+        y = a + b
+    assert len([r for r in tape._records if r[0].name == "sin"]) == 3
+    assert tape.gradient(y, x).numpy() == 4.0 * math.cos(1.5)  # d/dx 4 sin(x), exactly
