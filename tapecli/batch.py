@@ -108,7 +108,6 @@ def _refuse_same_file(source: str, output: str | None) -> None:
 
 def _pipeline(reader, writer, job, strict: bool):
     """Yield each block, evaluated and encoded, in input order."""
-    lock = threading.Lock()
     pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="tapecli-batch")
     pending: queue.Queue = queue.Queue(maxsize=IN_FLIGHT)
     stop = threading.Event()
@@ -127,7 +126,7 @@ def _pipeline(reader, writer, job, strict: bool):
         # soon as it is ready, even while the reader waits on a slow pipe.
         try:
             for block in reader.blocks():
-                future = pool.submit(_process, block, reader, writer, job, strict, lock)
+                future = pool.submit(_process, block, reader, writer, job, strict)
                 if not hand_over(future):
                     future.cancel()
                     return
@@ -155,7 +154,7 @@ def _pipeline(reader, writer, job, strict: bool):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _process(block, reader, writer, job, strict: bool, lock: threading.Lock) -> _Done:
+def _process(block, reader, writer, job, strict: bool) -> _Done:
     """Parse, evaluate and encode one block (on a worker thread)."""
     from .batch_input import RowsError
 
@@ -166,38 +165,34 @@ def _process(block, reader, writer, job, strict: bool, lock: threading.Lock) -> 
         rows, error = e.rows, e.error
     if rows.count == 0:
         return _Done(None, 0, block.size, {}, error)
-    result, problems = _evaluate(job, rows, lock)
+    result, problems = _evaluate(job, rows)
     if problems and strict:
         mask = domain.problem_rows(rows.point, result, (rows.count,))
         first = int(np.argmax(mask)) if mask.any() else 0
         one = _problems(job, {n: a[first:first + 1] for n, a in rows.point.items()},
-                        {k: v[first:first + 1] for k, v in result.items()}, 1, lock) or problems
+                        {k: v[first:first + 1] for k, v in result.items()}, 1) or problems
         rows, result = rows.head(first), {k: v[:first] for k, v in result.items()}
         error = DataError(f"{reader.where(block, first)}: {domain.strict_error(one)}")
         problems = {}
     return _Done(writer.encode(rows, result), rows.count, block.size, problems, error)
 
 
-def _evaluate(job, rows, lock: threading.Lock):
-    # Evaluation keeps state in module globals (the stack of recording tapes, the
-    # op observers of tapecli.domain, plans compiled on first use), so blocks take
-    # turns here; parsing and encoding, most of the work, still run side by side.
-    with lock:
-        result = job.compute(rows.point)
+def _evaluate(job, rows):
+    # Tapes, op observers and tape_only() are per thread and compiling a plan
+    # takes a lock, so blocks evaluate side by side like they parse and encode.
+    result = job.compute(rows.point)
     if not job.inputs:  # a constant expression: one copy of its value per row
         result = {k: np.broadcast_to(v, (rows.count, *np.shape(v))) for k, v in result.items()}
-    return result, _problems(job, rows.point, result, rows.count, lock)
+    return result, _problems(job, rows.point, result, rows.count)
 
 
-def _problems(job, point, result, count: int, lock: threading.Lock) -> dict[str, int]:
+def _problems(job, point, result, count: int) -> dict[str, int]:
     if not job.inputs:
-        with lock:
-            found = domain.find_problems(job, {}, {k: v[0] for k, v in result.items()})
+        found = domain.find_problems(job, {}, {k: v[0] for k, v in result.items()})
         return {op: count for op in found}
     if all(np.isfinite(v).all() for v in result.values()):
         return {}
-    with lock:
-        return domain.find_problems(job, point, result)
+    return domain.find_problems(job, point, result)
 
 
 class _Progress:

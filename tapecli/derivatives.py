@@ -126,15 +126,18 @@ class _Driver:
                                             if n not in self.variables)
         self.tape_runs = 0
         self._plan: Plan | None | bool = False  # False: not compiled yet
+        self._compiling = threading.Lock()  # threads of a batch may ask at once
 
     def plan(self, shape: tuple[int, ...]) -> Plan | None:
         # Compiling costs about two tape runs: a lone point (one CLI call) runs on
         # the tape; a batch, or a second point, compiles and replays.
         if self._plan is False and (shape or self.tape_runs):
-            try:
-                self._plan = compile_program(self.program(), len(self.names))
-            except NotCompilable:
-                self._plan = None
+            with self._compiling:
+                if self._plan is False:
+                    try:
+                        self._plan = compile_program(self.program(), len(self.names))
+                    except NotCompilable:
+                        self._plan = None
         return self._plan or None
 
     def program(self) -> Program:
