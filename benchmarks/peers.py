@@ -33,6 +33,11 @@ def work(m, x, y, z):
         - x * y * z / (1 + z**2)
 
 
+def stacked(m):
+    """f of one array X whose first axis holds x, y, z."""
+    return lambda X: work(m, X[0], X[1], X[2])
+
+
 def value_np(x, y, z):
     return work(np, x, y, z)
 
@@ -222,10 +227,7 @@ def batch_contenders(quick: bool):
         import autograd
         import autograd.numpy as anp
 
-        def fa(X):
-            x, y, z = X[0], X[1], X[2]
-            return work(anp, x, y, z)
-
+        fa = stacked(anp)
         def make(x, y, z):
             X = np.stack([x, y, z])
 
@@ -248,10 +250,7 @@ def hessian_contenders():
         import jax.numpy as jnp
         jax.config.update("jax_enable_x64", True)
 
-        def fv(v):
-            x, y, z = v[0], v[1], v[2]
-            return work(jnp, x, y, z)
-
+        fv = stacked(jnp)
         hess = jax.jit(jax.vmap(jax.hessian(fv)))
 
         def make(x, y, z):
@@ -313,10 +312,7 @@ def hessian_contenders():
         import autograd
         import autograd.numpy as anp
 
-        def fa(X):
-            x, y, z = X[0], X[1], X[2]
-            return work(anp, x, y, z)
-
+        fa = stacked(anp)
         grad = autograd.elementwise_grad(fa)
         rows = [autograd.elementwise_grad(lambda X, i=i: grad(X)[i]) for i in range(3)]
 
