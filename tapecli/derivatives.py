@@ -47,17 +47,6 @@ def _value_program(exprs: tuple[Expression, ...], names: tuple[str, ...], wrt) -
     return program
 
 
-def _gradient_program(exprs, names, wrt) -> Program:
-    def program(xs):
-        env = dict(zip(names, xs))
-        sources = [env[n] for n in wrt]
-        with GradientTape() as tape:
-            tape.watch(sources)
-            f = exprs[0](env)
-        return [f, *tape.gradient(f, sources, unconnected_gradients=ZERO)]
-    return program
-
-
 def _hessian_program(exprs, names, wrt) -> Program:
     def program(xs):
         env = dict(zip(names, xs))
@@ -112,6 +101,10 @@ def _jacobian_program(exprs, names, wrt) -> Program:
         rows = [tape.gradient(f, sources, unconnected_gradients=ZERO) for f in values]
         return [*values, *(g for row in rows for g in row)]
     return program
+
+
+# The gradient of one expression is its one-row Jacobian: [f, df/dx1, ..., df/dxn].
+_gradient_program = _jacobian_program
 
 
 # ---- running a program at a point ---------------------------------------------------

@@ -72,10 +72,6 @@ def variable_accessed(variable: Variable) -> None:
             tape._watch_one(variable)
 
 
-def is_recording() -> bool:
-    return any(not tape._paused for tape in state.tapes)
-
-
 class GradientTape:
     """Records operations on watched tensors so that gradients can be taken.
 
