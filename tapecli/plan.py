@@ -273,11 +273,14 @@ class Plan:
                 count = max(1, -(-(stop - start) // CHUNK_ROWS))
                 rows = -(-(stop - start) // count)
                 buffers = _thread_buffers(self.n_buffers, rows)
-                for lo in range(start, stop, rows):
-                    hi = min(lo + rows, stop)
-                    self._run_chunk([x[lo:hi] for x in flat],
-                                    buffers if hi - lo == rows else [b[:hi - lo] for b in buffers],
-                                    list(results[:, lo:hi]))
+                # numpy's error state is per thread: a pool thread needs its own.
+                with np.errstate(all="ignore"):
+                    for lo in range(start, stop, rows):
+                        hi = min(lo + rows, stop)
+                        self._run_chunk([x[lo:hi] for x in flat],
+                                        buffers if hi - lo == rows
+                                        else [b[:hi - lo] for b in buffers],
+                                        list(results[:, lo:hi]))
 
             # The calling thread takes the first share itself: one thread fewer to wake.
             others = [_pool().submit(share, k) for k in range(1, workers)]

@@ -1,11 +1,13 @@
 """Compiled plans give bit for bit what the tape gives, on every path they take."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 import tapecli
 from tapecli import derivatives, ops
-from tapecli.plan import CHUNK_ROWS, NotCompilable, compile_program
+from tapecli.plan import CHUNK_ROWS, PARALLEL_ROWS, NotCompilable, compile_program
 from tapecli.tensor import constant
 
 EXPRESSIONS = [
@@ -64,6 +66,24 @@ def test_domain_errors_at_a_point_give_ieee_results_on_the_plan():
     value, grad = expr.gradient({"x": 0.0, "y": 2.0})
     assert value == -np.inf and grad[0] == np.inf and grad[1] == -0.25
 
+
+def test_domain_errors_in_a_batch_on_two_threads_give_ieee_results_silently():
+    # numpy's error state is per thread: the pool thread must ignore errors too,
+    # or the rows it takes would raise (or print) RuntimeWarnings.
+    expr = tapecli.parse("log(x) + 1/y")
+    rows = 2 * PARALLEL_ROWS
+    x = np.where(np.arange(rows) % 2 == 0, -1.0, 2.0)
+    y = np.where(np.arange(rows) % 3 == 0, 0.0, 4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the filters are the whole process's, threads too
+        for _ in range(2):  # the first batch compiles the plan, the second reuses it
+            value, grad = expr.gradient({"x": x, "y": y})
+    want_value = np.where(x < 0, np.nan, np.log(2.0)) + np.where(y == 0, np.inf, 0.25)
+    assert np.array_equal(value, want_value, equal_nan=True)
+    assert np.array_equal(grad[:, 0], np.where(x < 0, -1.0, 0.5))  # 1/x, finite everywhere
+    assert np.array_equal(grad[:, 1], np.where(y == 0, -np.inf, -1 / 16))
+    # the second half of the rows is the pool thread's share
+    assert np.isnan(value[-2]) and value[-1] == np.inf
 
 def test_simplification_leaves_the_work_a_person_would_write():
     # d/dx x**2 = 2*x: the seed's multiplications by 1 and pow(x, 1) are gone.
