@@ -88,7 +88,11 @@ def open_reader(source: str, variables: Sequence[str], echo: str | None, max_row
         stream = open(source, "rb", buffering=0)
     except OSError as e:
         raise UsageError(f"--input {source}: {e.strerror or e}") from None
-    return CsvReader(stream, source, variables, echo, max_rows)
+    try:
+        return CsvReader(stream, source, variables, echo, max_rows)
+    except BaseException:  # a bad header: the reader never existed to close it
+        stream.close()
+        raise
 
 
 def _stdin():
@@ -408,6 +412,15 @@ class ParquetReader:
             raise UsageError(f"--input {path}: {e.strerror or e}") from None
         except pa.ArrowException as e:
             raise DataError(f"{path} is not a readable Parquet file: {e}") from None
+        try:
+            self._read_schema(echo)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _read_schema(self, echo: str | None) -> None:
+        """The header and the columns to read, or an error for a missing or
+        non-numeric variable column."""
         schema = self._file.schema_arrow
         self.header = list(schema.names)
         self.header_line = None

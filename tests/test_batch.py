@@ -10,6 +10,7 @@ run the `tapecli` console script on pipes.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import math
@@ -287,6 +288,29 @@ def test_missing_variable_column_names_it_and_the_header(tmp_path):
     assert out == b""  # found before anything is written
 
 
+
+@pytest.mark.parametrize("source", ["in.csv", "in.parquet"])
+def test_a_header_without_the_variables_leaves_no_file_open(tmp_path, source):
+    pq.write_table(pa.table({"x": [1.0]}), tmp_path / "in.parquet")
+    data = b"x\n1\n" if source.endswith(".csv") else None  # None: the Parquet file as written
+    error, _ = batch_error(tmp_path, "eval", "y", data, source=source)
+    assert str(error) == "no column named y in the input (its header has: x)"
+    gc.collect()  # nothing but the reader held the file
+    assert str(tmp_path / source) not in _open_files()
+
+
+def _open_files() -> set[str]:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to list open files")
+    names = set()
+    for fd in fds.iterdir():
+        try:
+            names.add(os.readlink(fd))
+        except OSError:  # the fd of the listing itself, gone by now
+            pass
+    return names
+
 def test_non_numeric_field_names_line_and_column_after_earlier_rows(tmp_path, monkeypatch):
     # Small blocks, so that earlier blocks and earlier rows of the same block both exist.
     monkeypatch.setattr(batch_input, "CSV_BLOCK_BYTES", 40)
@@ -447,28 +471,28 @@ def test_cli_closed_pipe_ends_quietly_and_fast(tmp_path):
     assert time.monotonic() - start < 20
     assert head.stdout.decode().splitlines()[0] == "f,df/dx,df/dy,df/dz"
     assert len(head.stdout.splitlines()) == 5
-    assert tapecli.stderr.read() == b""
+    with tapecli.stderr:
+        assert tapecli.stderr.read() == b""
 
 
 def test_cli_output_flows_while_the_pipe_is_still_open():
     # A slow producer: the first rows must come out before the input ends.
-    process = subprocess.Popen([TAPECLI, "eval", "x*2"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        process.stdin.write(b"x\n1\n2\n")
-        process.stdin.flush()
-        seen = b""
-        deadline = time.monotonic() + 20
-        while seen.count(b"\n") < 3 and time.monotonic() < deadline:
-            if select.select([process.stdout], [], [], 0.5)[0]:
-                seen += os.read(process.stdout.fileno(), 1000)
-        assert seen == b"f\n2.0\n4.0\n"
-        process.stdin.write(b"3\n")
-        process.stdin.close()
-        assert process.stdout.read() == b"6.0\n"
-    finally:
-        process.kill()
-        process.wait()
+    with subprocess.Popen([TAPECLI, "eval", "x*2"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        try:
+            process.stdin.write(b"x\n1\n2\n")
+            process.stdin.flush()
+            seen = b""
+            deadline = time.monotonic() + 20
+            while seen.count(b"\n") < 3 and time.monotonic() < deadline:
+                if select.select([process.stdout], [], [], 0.5)[0]:
+                    seen += os.read(process.stdout.fileno(), 1000)
+            assert seen == b"f\n2.0\n4.0\n"
+            process.stdin.write(b"3\n")
+            process.stdin.close()
+            assert process.stdout.read() == b"6.0\n"
+        finally:
+            process.kill()
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path):
