@@ -6,15 +6,16 @@
 The work is f = sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2) over
 float64 rows. The floor is hand-written numpy computing the value only. Every
 contender's result is checked against the analytic answer before it is timed;
-rounds are interleaved (every contender once per round, each time a few calls
-back to back, see _inner), and the table gives medians, min-max and the ratio
-of medians to the floor's.
+rounds are interleaved (every contender once per round, in a new order each
+round, each time a few calls back to back, see _inner), and the table gives
+medians, min-max and the ratio of medians to the floor's.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import random
 import statistics
 import sys
 import time
@@ -394,8 +395,14 @@ def race(title, floor_name, thunks, rounds, inner=1):
     for thunk in thunks.values():
         thunk()  # warm: JIT compilation, plan compilation, caches
     times = {name: [] for name in thunks}
+    # A fresh order every round: on this VM whoever follows a long single-threaded
+    # contender finds the second core asleep, and a fixed order would always
+    # charge that to the same contender.
+    order = list(thunks.items())
+    shuffle = random.Random(len(thunks) * rounds).shuffle
     for _ in range(rounds):
-        for name, thunk in thunks.items():
+        shuffle(order)
+        for name, thunk in order:
             start = time.perf_counter()
             for _ in range(inner):
                 thunk()
