@@ -288,7 +288,6 @@ def test_missing_variable_column_names_it_and_the_header(tmp_path):
     assert out == b""  # found before anything is written
 
 
-
 @pytest.mark.parametrize("source", ["in.csv", "in.parquet"])
 def test_a_header_without_the_variables_leaves_no_file_open(tmp_path, source):
     pq.write_table(pa.table({"x": [1.0]}), tmp_path / "in.parquet")
@@ -310,6 +309,7 @@ def _open_files() -> set[str]:
         except OSError:  # the fd of the listing itself, gone by now
             pass
     return names
+
 
 def test_non_numeric_field_names_line_and_column_after_earlier_rows(tmp_path, monkeypatch):
     # Small blocks, so that earlier blocks and earlier rows of the same block both exist.

@@ -85,6 +85,7 @@ def test_domain_errors_in_a_batch_on_two_threads_give_ieee_results_silently():
     # the second half of the rows is the pool thread's share
     assert np.isnan(value[-2]) and value[-1] == np.inf
 
+
 def test_simplification_leaves_the_work_a_person_would_write():
     # d/dx x**2 = 2*x: the seed's multiplications by 1 and pow(x, 1) are gone.
     expr = tapecli.parse("x**2")
