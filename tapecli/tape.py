@@ -10,43 +10,18 @@ for second and higher derivatives.
 from __future__ import annotations
 
 import contextlib
-import threading
 from enum import Enum
 
 import numpy as np
 
+from . import ops as _ops
+from .primitive import state
 from .tensor import Tensor, Variable, constant
-
-class _ThreadState(threading.local):
-    """What is recording, per thread (as in TensorFlow, a tape sees only the
-    ops of the thread that entered it)."""
-
-    def __init__(self):
-        self.tapes: list[GradientTape] = []  # inside their `with` block, outermost first
-        self.observers: list = []  # called with every op (tapecli.plan, tapecli.domain)
-        self.differentiating = None  # the primitive whose VJP runs, for tapecli.domain
-        self.memo: dict | None = None  # see shared_subexpressions
-
-
-state = _ThreadState()
 
 
 class UnconnectedGradients(str, Enum):
     NONE = "none"
     ZERO = "zero"
-
-
-def record(primitive, inputs: tuple[Tensor, ...], params: dict, output: Tensor) -> None:
-    """Append the op to every active tape that watches one of its inputs."""
-    for tape in state.tapes:
-        if tape._paused:
-            continue
-        connected = tape._connected
-        for x in inputs:
-            if x._id in connected:
-                tape._records.append((primitive, inputs, params, output))
-                connected.add(output._id)
-                break
 
 
 @contextlib.contextmanager
@@ -63,13 +38,6 @@ def shared_subexpressions():
         yield
     finally:
         state.memo = previous
-
-
-def variable_accessed(variable: Variable) -> None:
-    """A trainable variable was read: tapes that watch accessed variables watch it."""
-    for tape in state.tapes:
-        if tape._watch_accessed_variables and not tape._paused:
-            tape._watch_one(variable)
 
 
 class GradientTape:
@@ -127,6 +95,23 @@ class GradientTape:
                 raise TypeError(f"cannot watch a tensor of dtype {t.dtype}: "
                                 "gradients need floating point")
             self._watch_one(t)
+
+    def _record(self, primitive, inputs: tuple[Tensor, ...], params: dict,
+                output: Tensor) -> None:
+        """Keep the op if it reads a watched tensor (the dispatcher calls this)."""
+        if self._paused:
+            return
+        connected = self._connected
+        for x in inputs:
+            if x._id in connected:
+                self._records.append((primitive, inputs, params, output))
+                connected.add(output._id)
+                return
+
+    def _variable_accessed(self, variable: Variable) -> None:
+        """A trainable variable was read: watch it if this tape watches accessed ones."""
+        if self._watch_accessed_variables and not self._paused:
+            self._watch_one(variable)
 
     def _watch_one(self, tensor: Tensor) -> None:
         self._connected.add(tensor._id)
@@ -310,5 +295,3 @@ def _unflatten(structure, leaves: list):
 
     return rebuild(structure)
 
-
-from . import ops as _ops  # noqa: E402
