@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from . import taylor
 from .primitive import Primitive
 from .tensor import Tensor, constant
 
@@ -250,6 +251,54 @@ matmul.defvjp(lambda g, ans, a, b: unbroadcast(matmul(g, matrix_transpose(b)), a
 _cast.defvjp(lambda g, ans, x, *, dtype:
              cast(g, dtype=x.dtype) if x.dtype.kind == "f" and ans.dtype.kind == "f" else None)
 identity.defvjp(lambda g, ans, x: g)
+
+
+# ---- Taylor rules (tapecli.taylor): series in, series out, one per primitive ------
+def defzero(*prims) -> None:
+    """Ops without a derivative: their series is their value alone (as jet's defzero)."""
+    for prim in prims:
+        prim.deftaylor(taylor.zero)
+
+
+add.deftaylor(taylor.add)
+subtract.deftaylor(taylor.subtract)
+multiply.deftaylor(taylor.multiply)
+divide.deftaylor(taylor.divide)
+negative.deftaylor(taylor.negative)
+pow.deftaylor(taylor.pow)
+square.deftaylor(taylor.square)
+sin.deftaylor(taylor.sin)
+cos.deftaylor(taylor.cos)
+tan.deftaylor(taylor.tan)
+asin.deftaylor(taylor.asin)
+acos.deftaylor(taylor.acos)
+atan.deftaylor(taylor.atan)
+sinh.deftaylor(taylor.sinh)
+cosh.deftaylor(taylor.cosh)
+tanh.deftaylor(taylor.tanh)
+asinh.deftaylor(taylor.asinh)
+acosh.deftaylor(taylor.acosh)
+atanh.deftaylor(taylor.atanh)
+exp.deftaylor(taylor.exp)
+expm1.deftaylor(taylor.expm1)
+log.deftaylor(taylor.log)
+log2.deftaylor(taylor.log2)
+log10.deftaylor(taylor.log10)
+log1p.deftaylor(taylor.log1p)
+sqrt.deftaylor(taylor.sqrt)
+cbrt.deftaylor(taylor.cbrt)
+abs.deftaylor(taylor.abs)
+sigmoid.deftaylor(taylor.sigmoid)
+softplus.deftaylor(taylor.softplus)
+relu.deftaylor(taylor.relu)
+atan2.deftaylor(taylor.atan2)
+hypot.deftaylor(taylor.hypot)
+maximum.deftaylor(taylor.maximum)
+minimum.deftaylor(taylor.minimum)
+where.deftaylor(taylor.where)
+identity.deftaylor(taylor.identity)
+defzero(sign, stop_gradient, ones_like, zeros_like)
+defzero(less, less_equal, greater, greater_equal, equal, not_equal)
 
 
 # ---- public signatures of the ops with static parameters (TensorFlow's) -----------
