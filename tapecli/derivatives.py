@@ -325,10 +325,11 @@ def _order(order, least: int) -> int:
 def _univariate(expr: Expression, point: Mapping, name: str, n: int):
     """(value, d^n f / d name^n): one Taylor pass of order n along `name`."""
     names = _names_for(expr, (name,))
-    # Coefficient n is f^(n) / n!. Past n = 170, n! overflows; an entire function's
-    # coefficients then underflow, so the pass runs along 2**s (exactly, a power of
-    # two) for an s that keeps n! / 2**(s n) below 2**996.
-    s = 0 if n <= 170 else max(0, math.ceil((math.lgamma(n + 1) / math.log(2) - 996) / n))
+    # Coefficient n is f^(n) / n!: for high n an entire function's coefficients
+    # underflow. So the pass runs along 2**s (a power of two: exact) with
+    # n! / 2**(s n) near 2**500: then the scaled coefficient f^(n) / 2**500 is a
+    # normal float for any |f^(n)| from 1e-157 up to float64's largest.
+    s = max(0, round((math.lgamma(n + 1) / math.log(2) - 500) / n))
     out, shape = _run_series(expr, point, names, {name: math.ldexp(1.0, s)}, n, keep=(0, n))
     factorial = math.factorial(n)
     shift = max(factorial.bit_length() - 60, 0)
@@ -339,15 +340,13 @@ def _univariate(expr: Expression, point: Mapping, name: str, n: int):
 
 
 def _mixed(expr: Expression, point: Mapping, wrt: tuple[str, ...]):
-    """(value, one mixed partial of order len(wrt)) from passes along the integer
-    directions of tapecli.taylor.interpolation over the distinct names in `wrt`."""
-    from .taylor import interpolation, multi_indices
+    """(value, one mixed partial of order len(wrt)) from passes along integer
+    directions over the distinct names in `wrt` (tapecli.taylor.one_partial)."""
+    from .taylor import one_partial
 
     distinct = tuple(dict.fromkeys(wrt))
-    n, d = len(distinct), len(wrt)
-    directions, weights = interpolation(n, d)
-    j = tuple(wrt.count(v) for v in distinct)
-    row = weights[d - 1][multi_indices(n, d).index(j)]
+    d = len(wrt)
+    directions, row = one_partial(tuple(wrt.count(v) for v in distinct))
     names = _names_for(expr, distinct)
     slopes = {v: directions[:, i] for i, v in enumerate(distinct)}
     out, shape = _run_series(expr, point, names, slopes, d, keep=(0, d))

@@ -444,8 +444,10 @@ def relu(K, ans, u):
 
 
 def _select(ans, take_first, a, b):
-    n = max(len(a), len(b))
-    return _with_value(np.where(take_first, _pad(a, n), _pad(b, n)), ans)
+    n, rank = max(len(a), len(b)), max(a.ndim, b.ndim)
+    a, b = (_pad(u.reshape(u.shape[:1] + (1,) * (rank - u.ndim) + u.shape[1:]), n)
+            for u in (a, b))
+    return _with_value(np.where(take_first, a, b), ans)
 
 
 def maximum(K, ans, a, b):
@@ -659,6 +661,20 @@ def polarization(n: int, d: int) -> tuple[np.ndarray, list[np.ndarray]]:
                         math.comb(a, b) for a, b in zip(j, s))
         weights.append(w)
     return np.array(directions, dtype=np.float64).reshape(len(directions), n), weights
+
+
+def one_partial(j: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Directions (D, n) and weights (D,) for the single partial d^j f, |j| = d:
+    the integer weights of `polarization` over the box 0 < s <= j, unless the box
+    holds more than 4x the C(n+d-1, d) directions of `interpolation`."""
+    n, d = len(j), sum(j)
+    box = [s for s in _box(j) if any(s)]
+    if len(box) > 4 * math.comb(n + d - 1, d):
+        directions, weights = interpolation(n, d)
+        return directions, weights[d - 1][multi_indices(n, d).index(tuple(j))]
+    weights = [(-1) ** (d - sum(s)) * math.prod(math.comb(a, b) for a, b in zip(j, s))
+               for s in box]
+    return np.array(box, dtype=np.float64), np.array(weights, dtype=np.float64)
 
 
 def _box(j):
