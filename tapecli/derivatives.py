@@ -14,14 +14,18 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DataError
-from .expression import Expression, check_variable_name
+from .language import check_variable_name
 from .plan import NotCompilable, Plan, compile_program
 from .tape import GradientTape, shared_subexpressions
 from .tensor import Tensor, constant
+
+if TYPE_CHECKING:  # annotations only: expression imports the drivers, not the reverse
+    from .expression import Expression
 
 ZERO = "zero"
 Program = Callable[[list[Tensor]], list[Tensor]]

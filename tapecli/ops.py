@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 
 import numpy as np
 
+from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
 
@@ -327,3 +329,6 @@ def linspace(start, stop, num) -> Tensor:
 
 def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else constant(x)
+
+
+_tensor_module._ops = sys.modules[__name__]  # a Tensor's operators call the rows above
