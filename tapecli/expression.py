@@ -1,6 +1,6 @@
-"""The Expression a parse builds: a flat program over the language's vocabulary.
+"""The Expression a parse builds: a flat list of nodes over the language's vocabulary.
 
-An Expression is a flat, immutable program: node i is a constant, a variable, or
+An Expression is a flat, immutable list of nodes: node i is a constant, a variable, or
 an op applied to earlier nodes. Identical subexpressions are one node. Running
 it is a loop over the nodes calling tapecli ops, so the same Expression runs
 under fresh, nested or batched tapes alike.
