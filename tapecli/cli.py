@@ -322,7 +322,7 @@ def trace(expression, point, wrt, fmt, output_path):
       tapecli trace "x*y + sin(x)" --at x=1,y=2 --format json | jq '.[] | {id, op, adjoint}'
     """
     from .parser import parse
-    from .trace import record_trace, trace_json, trace_text
+    from .tape_listing import list_tape, listing_json, listing_text
 
     expr = parse(_expressions(expression, one=True)[0])
     try:
@@ -332,8 +332,8 @@ def trace(expression, point, wrt, fmt, output_path):
             raise DataError(f"{e} (trace shows the tape of one point; it does not read "
                             "a batch from stdin)") from None
         raise
-    result = record_trace(expr, at, wrt)
-    text = trace_json(result) if fmt == "json" else trace_text(result)
+    listing = list_tape(expr, at, wrt)
+    text = listing_json(listing) if fmt == "json" else listing_text(listing)
     _write(output_path, lambda stream: stream.write(text))
 
 

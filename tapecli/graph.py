@@ -1,4 +1,4 @@
-"""The recorded graph: a program's op calls captured once, as nodes that keep their primitive.
+"""The recorded graph: a function's op calls captured once, as nodes that keep their primitive.
 
 Differentiating an expression always runs the same ops in the same order,
 whatever the point: the tape's backward pass depends on the graph, not on the
@@ -6,7 +6,7 @@ numbers. So a function of tensors (a derivative driver's body, say) is run once
 on a probe point while every op call is observed, and what it did becomes a
 Graph: input nodes, constant nodes and op nodes, each op node holding its
 `Primitive`, its argument nodes and its static parameters. Every consumer of a
-recorded program reads this one object: the numpy executor (tapecli.plan), the
+recorded function reads this one object: the numpy executor (tapecli.plan), the
 Taylor propagator (tapecli.taylor), the formula printer, the tape listing.
 
 `capture` simplifies while it records, with rewrites that are exact in IEEE
@@ -31,11 +31,11 @@ from .tensor import Tensor, constant
 
 
 class NotCompilable(Exception):
-    """The program is not a shape-independent sequence of elementwise ops."""
+    """The function is not a shape-independent sequence of elementwise ops."""
 
 
 class Node:
-    """One value of a recorded program: an input, a constant or an op.
+    """One value of a recorded function: an input, a constant or an op.
 
     `prim` is the op's Primitive (None for inputs and constants), `args` its
     argument nodes, `params` its static parameters; `value` is a constant's
@@ -127,7 +127,7 @@ class _Builder:
         node = self.nodes.get(tensor._id)
         if node is None:  # a tensor made outside the captured ops: a constant
             if tensor._value.ndim:
-                raise NotCompilable("a non-scalar constant ties the program to one shape")
+                raise NotCompilable("a non-scalar constant ties the graph to one shape")
             node = self.nodes[tensor._id] = self._const(tensor._value)
         return node
 

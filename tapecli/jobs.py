@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import derivatives
 from .errors import UsageError
-from .expression import Expression, check_wrt
+from .language import check_wrt
+
+if TYPE_CHECKING:  # annotations only: expression imports the drivers, not the reverse
+    from .expression import Expression
 
 COMMANDS = ("eval", "grad", "hessian", "diff", "jacobian")
 

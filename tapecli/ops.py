@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 
 import numpy as np
 
-from . import taylor
+from . import series
+from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
 
@@ -253,50 +255,50 @@ _cast.defvjp(lambda g, ans, x, *, dtype:
 identity.defvjp(lambda g, ans, x: g)
 
 
-# ---- Taylor rules (tapecli.taylor): series in, series out, one per primitive ------
+# ---- Taylor rules (tapecli.series): series in, series out, one per primitive ------
 def defzero(*prims) -> None:
     """Ops without a derivative: their series is their value alone (as jet's defzero)."""
     for prim in prims:
-        prim.deftaylor(taylor.zero)
+        prim.deftaylor(series.zero)
 
 
-add.deftaylor(taylor.add)
-subtract.deftaylor(taylor.subtract)
-multiply.deftaylor(taylor.multiply)
-divide.deftaylor(taylor.divide)
-negative.deftaylor(taylor.negative)
-pow.deftaylor(taylor.pow)
-square.deftaylor(taylor.square)
-sin.deftaylor(taylor.sin)
-cos.deftaylor(taylor.cos)
-tan.deftaylor(taylor.tan)
-asin.deftaylor(taylor.asin)
-acos.deftaylor(taylor.acos)
-atan.deftaylor(taylor.atan)
-sinh.deftaylor(taylor.sinh)
-cosh.deftaylor(taylor.cosh)
-tanh.deftaylor(taylor.tanh)
-asinh.deftaylor(taylor.asinh)
-acosh.deftaylor(taylor.acosh)
-atanh.deftaylor(taylor.atanh)
-exp.deftaylor(taylor.exp)
-expm1.deftaylor(taylor.expm1)
-log.deftaylor(taylor.log)
-log2.deftaylor(taylor.log2)
-log10.deftaylor(taylor.log10)
-log1p.deftaylor(taylor.log1p)
-sqrt.deftaylor(taylor.sqrt)
-cbrt.deftaylor(taylor.cbrt)
-abs.deftaylor(taylor.abs)
-sigmoid.deftaylor(taylor.sigmoid)
-softplus.deftaylor(taylor.softplus)
-relu.deftaylor(taylor.relu)
-atan2.deftaylor(taylor.atan2)
-hypot.deftaylor(taylor.hypot)
-maximum.deftaylor(taylor.maximum)
-minimum.deftaylor(taylor.minimum)
-where.deftaylor(taylor.where)
-identity.deftaylor(taylor.identity)
+add.deftaylor(series.add)
+subtract.deftaylor(series.subtract)
+multiply.deftaylor(series.multiply)
+divide.deftaylor(series.divide)
+negative.deftaylor(series.negative)
+pow.deftaylor(series.pow)
+square.deftaylor(series.square)
+sin.deftaylor(series.sin)
+cos.deftaylor(series.cos)
+tan.deftaylor(series.tan)
+asin.deftaylor(series.asin)
+acos.deftaylor(series.acos)
+atan.deftaylor(series.atan)
+sinh.deftaylor(series.sinh)
+cosh.deftaylor(series.cosh)
+tanh.deftaylor(series.tanh)
+asinh.deftaylor(series.asinh)
+acosh.deftaylor(series.acosh)
+atanh.deftaylor(series.atanh)
+exp.deftaylor(series.exp)
+expm1.deftaylor(series.expm1)
+log.deftaylor(series.log)
+log2.deftaylor(series.log2)
+log10.deftaylor(series.log10)
+log1p.deftaylor(series.log1p)
+sqrt.deftaylor(series.sqrt)
+cbrt.deftaylor(series.cbrt)
+abs.deftaylor(series.abs)
+sigmoid.deftaylor(series.sigmoid)
+softplus.deftaylor(series.softplus)
+relu.deftaylor(series.relu)
+atan2.deftaylor(series.atan2)
+hypot.deftaylor(series.hypot)
+maximum.deftaylor(series.maximum)
+minimum.deftaylor(series.minimum)
+where.deftaylor(series.where)
+identity.deftaylor(series.identity)
 defzero(sign, stop_gradient, ones_like, zeros_like)
 defzero(less, less_equal, greater, greater_equal, equal, not_equal)
 
@@ -376,3 +378,6 @@ def linspace(start, stop, num) -> Tensor:
 
 def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else constant(x)
+
+
+_tensor_module._ops = sys.modules[__name__]  # a Tensor's operators call the rows above

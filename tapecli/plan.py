@@ -34,7 +34,7 @@ _SCALAR_FALLBACK = (ArithmeticError, ValueError)
 
 
 class Plan:
-    """A straight-line program: inputs -> outputs, as a list of numpy calls."""
+    """A Graph laid out as a straight list of numpy calls into registers: inputs -> outputs."""
 
     def __init__(self, graph: Graph):
         self.n_inputs = n_inputs = len(graph.inputs)

@@ -10,13 +10,24 @@ for second and higher derivatives.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
 from . import ops as _ops
 from .primitive import state
 from .tensor import Tensor, Variable, constant
+
+
+class Record(NamedTuple):
+    """One recorded op: its primitive, input tensors, static parameters and output."""
+
+    primitive: object
+    inputs: tuple
+    params: dict
+    output: Tensor
 
 
 class UnconnectedGradients(str, Enum):
@@ -145,7 +156,7 @@ class GradientTape:
             if not isinstance(s, Tensor):
                 raise TypeError(f"sources must be tensors or variables, "
                                 f"not {type(s).__name__}")
-        adjoints = self._backward(targets, seeds, flat_sources)
+        adjoints = self.backward(targets, seeds, flat_sources)
         grads = []
         for s in flat_sources:
             g = adjoints.get(s._id)
@@ -166,7 +177,7 @@ class GradientTape:
         for k in range(size):
             seed = np.zeros(size)
             seed[k] = 1.0
-            adjoints = self._backward([target], [constant(seed.reshape(target.shape))],
+            adjoints = self.backward([target], [constant(seed.reshape(target.shape))],
                                       flat_sources)
             for row, s in zip(rows, flat_sources):
                 row.append(adjoints.get(s._id))
@@ -194,7 +205,7 @@ class GradientTape:
         for k in range(size):
             seed = np.zeros((batch, size))
             seed[:, k] = 1.0
-            adjoints = self._backward([target], [constant(seed.reshape(target.shape))],
+            adjoints = self.backward([target], [constant(seed.reshape(target.shape))],
                                       [source])
             g = adjoints.get(source._id)
             if g is None:
@@ -212,9 +223,19 @@ class GradientTape:
                                "its second. Use GradientTape(persistent=True).")
         self._used = True
 
-    def _backward(self, targets, seeds, sources, keep_all: bool = False) -> dict[int, Tensor]:
-        """Adjoints of the `sources` (with `keep_all`, of every recorded tensor
-        between `sources` and `targets`: tapecli.trace shows them)."""
+    @property
+    def records(self) -> tuple[Record, ...]:
+        """What the tape recorded, in order: one Record per op on a watched tensor."""
+        return tuple(Record(*r) for r in self._records)
+
+    def backward(self, targets, seeds, sources, *, keep_all: bool = False,
+                 on_vjp: Callable | None = None) -> dict[int, Tensor]:
+        """The backward walk itself: adjoints keyed by tensor id (`Tensor._id`).
+
+        Gives the adjoints of the `sources` or, with `keep_all`, of every recorded
+        tensor between `sources` and `targets`; `on_vjp(record, i, sent)` is told
+        each term a VJP sends to input i of a record (tapecli.tape_listing shows
+        them). `gradient` and `jacobian` are built on this."""
         records = self._records[:]  # a persistent tape may record our own ops meanwhile
         # Forward reachability: only inputs that depend on a source need VJPs.
         # An unwatched source gets None, as in TensorFlow, even if a watched
@@ -245,8 +266,10 @@ class GradientTape:
                     if x._id in reaches:
                         vjp = primitive.vjps[i]
                         if vjp is not None:
-                            _accumulate(adjoints, x._id, _run_vjp(primitive, vjp, g, output,
-                                                                  inputs, params))
+                            sent = _run_vjp(primitive, vjp, g, output, inputs, params)
+                            if on_vjp is not None:
+                                on_vjp(Record(primitive, inputs, params, output), i, sent)
+                            _accumulate(adjoints, x._id, sent)
         return adjoints
 
 
