@@ -285,6 +285,9 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
     lead = (rows,) if shape else ()  # a single point keeps 1-d series: the fastest path
     width = {np.ndim(s) for s in slopes.values()}
     lanes = () if not width or width == {0} else (len(next(iter(slopes.values()))),)
+    if not lead and not lanes:  # one point along one direction: small arrays, built fast
+        return [np.array((value, float(slopes[name])) if name in slopes else (value,),
+                         dtype=np.float64) for name, value in zip(names, values)], shape, rows
     inputs = []
     for name, value in zip(names, values):
         x0 = np.asarray(value, dtype=np.float64).reshape(lead + (1,) * len(lanes))

@@ -137,7 +137,8 @@ def run_rows(propagator: Propagator, inputs: Sequence[np.ndarray], K: int, rows:
     per_chunk = max(64, _CHUNK_ELEMENTS // ((K + 1) * max(width, 1)))
     if not parallel or state.observers or rows <= per_chunk:
         with np.errstate(all="ignore"):
-            return [leading(s[keep], tail) for s in propagator.run(inputs, K)]
+            return [s[keep] if s.shape[1:] == tail else leading(s[keep], tail)
+                    for s in propagator.run(inputs, K)]
     results = [np.empty((len(keep),) + tail) for _ in propagator.outputs]
     workers = _WORKERS if rows >= PARALLEL_ROWS else 1
     shares = [rows * k // workers for k in range(workers + 1)]
