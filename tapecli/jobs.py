@@ -72,6 +72,13 @@ class Job:
         variables = tuple(dict.fromkeys(wrt)) if row.wrt_sequence else wrt
         return cls(row, tuple(expressions), variables, wrt, inputs, order)
 
+    def __reduce__(self):
+        # The texts, not the Expressions: parse() hands back its cached object, and
+        # the drivers' plans are cached against that object, so a worker that
+        # unpickles the same job again and again compiles once.
+        return (_rebuild, (self.command.name, tuple(e.text for e in self.expressions),
+                           self.wrt, self.order))
+
     # -- computing ------------------------------------------------------------
     @property
     def keys(self) -> tuple[str, ...]:
@@ -138,6 +145,12 @@ class Job:
         if self.command.many:
             return {"expressions": [e.text for e in self.expressions]}
         return {"expression": self.expressions[0].text}
+
+
+def _rebuild(name: str, texts: tuple[str, ...], wrt: tuple[str, ...], order: int | None) -> Job:
+    from .parser import parse
+
+    return Job.create(name, [parse(text) for text in texts], wrt, order)
 
 
 def _json_numbers(value):

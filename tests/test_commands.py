@@ -1,5 +1,5 @@
 """The command table: every row's columns and JSON keys, results that name
-themselves, options declared once.
+themselves, jobs that pickle cheaply, options declared once.
 
 Column names are the exact strings of CLI.md; a made-up row with a third-order
 tensor key checks that new keys need no naming code, with its numbers from
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tapecli import cli, commands, derivatives, jobs, output
+from tapecli import cli, commands, derivatives, jobs, output, parser
 from tapecli.batch import run_batch
 from tapecli.commands import COMMANDS, Command, Order
 from tapecli.errors import UsageError
@@ -202,6 +203,8 @@ def test_an_order_field_gives_a_command_its_order_option_keys_and_columns():
     help_text = CliRunner().invoke(command, ["--help"]).output
     assert "--order K" in help_text and "Add the derivative tensors up to order K." in help_text
     assert 'tapecli ordered "x**3*y" --at x=1,y=2 --order 4' in help_text
+    assert pickle.loads(pickle.dumps(make_job("diff", "x*y", wrt=["y"], order=3))).wrt == \
+        ("y", "y", "y")
 
 
 def test_order_on_a_command_without_one_names_those_that_take_it():
@@ -209,6 +212,41 @@ def test_order_on_a_command_without_one_names_those_that_take_it():
         make_job("grad", "x", order=2)
     with pytest.raises(UsageError, match=r"^unknown command 'curl'$"):
         make_job("curl", "x")
+
+
+# -- pickling: texts, wrt and order; one compile per worker ---------------------------------
+
+@pytest.mark.parametrize("command, texts, wrt, order", [
+    ("eval", ["x*y"], None, None), ("grad", ["x*y"], ["y"], None),
+    ("hessian", ["x*y*z"], None, None), ("diff", ["x**5"], ["x"], 4),
+    ("diff", ["x*y"], ["x", "y", "y"], None), ("jacobian", ["x", "y*z"], ["z", "x"], None),
+])
+def test_a_pickled_job_comes_back_equal_and_small(command, texts, wrt, order):
+    job = make_job(command, *texts, wrt=wrt, order=order)
+    data = pickle.dumps(job)
+    restored = pickle.loads(data)
+    assert restored == job and restored.command is job.command
+    assert all(a is b for a, b in zip(restored.expressions, job.expressions))
+    assert b"tapecli.expression" not in data and b"tapecli.commands" not in data
+
+
+def test_three_unpickles_of_a_job_in_a_fresh_process_compile_once(monkeypatch):
+    job = make_job("hessian", "x**2*y + sin(x*y) + 7.25")
+    data = pickle.dumps(job)
+    point = {"x": np.array([1.0, 2.0, -0.5]), "y": np.array([0.5, 3.0, 4.0])}
+    expected = job.compute(point)
+    # As a worker starts: no parsed texts, no plans.
+    parser._parse_cached.cache_clear()
+    derivatives._driver.cache_clear()
+    compiles = []
+    compile_program = derivatives.compile_program
+    monkeypatch.setattr(derivatives, "compile_program",
+                        lambda *args: compiles.append(args) or compile_program(*args))
+    for _ in range(3):
+        result = pickle.loads(data).compute(point)
+        for key in expected:
+            np.testing.assert_array_equal(result[key], expected[key])
+    assert len(compiles) == 1
 
 
 # -- options declared once ---------------------------------------------------------------
