@@ -70,11 +70,14 @@ class Command:
     wrt_sequence: bool = False
 
     def __eq__(self, other) -> bool:
-        # A command also equals its name, as when commands were strings
-        # (`job.command == "grad"` in scripts and tests); code asks the row.
+        # A command is known by its name (an unpickled row equals the row), and it
+        # equals its name too, as when commands were strings (`job.command ==
+        # "grad"` in scripts and tests); code asks the row's fields instead.
+        if isinstance(other, Command):
+            return self.name == other.name
         if isinstance(other, str):
             return self.name == other
-        return self is other
+        return NotImplemented
 
     def __hash__(self) -> int:
         return hash(self.name)

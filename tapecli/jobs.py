@@ -76,8 +76,10 @@ class Job:
         # The texts, not the Expressions: parse() hands back its cached object, and
         # the drivers' plans are cached against that object, so a worker that
         # unpickles the same job again and again compiles once.
-        return (_rebuild, (self.command.name, tuple(e.text for e in self.expressions),
-                           self.wrt, self.order))
+        # A row of COMMANDS travels by name; a row made elsewhere, as itself.
+        row = self.command.name if BY_NAME.get(self.command.name) is self.command \
+            else self.command
+        return (_rebuild, (row, tuple(e.text for e in self.expressions), self.wrt, self.order))
 
     # -- computing ------------------------------------------------------------
     @property
@@ -147,10 +149,10 @@ class Job:
         return {"expression": self.expressions[0].text}
 
 
-def _rebuild(name: str, texts: tuple[str, ...], wrt: tuple[str, ...], order: int | None) -> Job:
+def _rebuild(command: str | Command, texts: tuple[str, ...], wrt: tuple[str, ...], order: int | None) -> Job:
     from .parser import parse
 
-    return Job.create(name, [parse(text) for text in texts], wrt, order)
+    return Job.create(command, [parse(text) for text in texts], wrt, order)
 
 
 def _json_numbers(value):

@@ -179,13 +179,16 @@ def _tensor_order(wrt, order):
     return wrt, order
 
 
+def _tensor_keys(order):
+    return tuple(f"d{i}f" for i in range(4, order + 1))
+
+
 # --order K that adds tensors, as hessian will have it: one field of the row.
 ORDERED = Command("ordered", _third_derivatives, ("value", "gradient", "hessian", "d3f"),
                   help="Print derivative tensors up to order K.",
                   example=('tapecli ordered "x**3*y" --at x=1,y=2 --order 4',),
                   order=Order("K", "Add the derivative tensors up to order K.",
-                              _tensor_order, keys=lambda k: tuple(f"d{i}f"
-                                                                   for i in range(4, k + 1))))
+                              _tensor_order, keys=_tensor_keys))
 
 
 def test_an_order_field_gives_a_command_its_order_option_keys_and_columns():
@@ -205,6 +208,8 @@ def test_an_order_field_gives_a_command_its_order_option_keys_and_columns():
     assert 'tapecli ordered "x**3*y" --at x=1,y=2 --order 4' in help_text
     assert pickle.loads(pickle.dumps(make_job("diff", "x*y", wrt=["y"], order=3))).wrt == \
         ("y", "y", "y")
+    # A row outside COMMANDS travels as itself, its order with it.
+    assert pickle.loads(pickle.dumps(job)) == job
 
 
 def test_order_on_a_command_without_one_names_those_that_take_it():
