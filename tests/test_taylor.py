@@ -8,7 +8,11 @@ are held against closed forms; tensors against analytic values and their own
 symmetry; jet against series worked out by hand.
 """
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -331,3 +335,86 @@ def test_domain_diagnosis_names_the_op_and_its_derivative_at_high_order():
     result = job.compute(point)
     problems = domain.find_problems(job, point, result)
     assert problems == {"sqrt'": 1, "log": 1}
+
+
+# ---- the command line: diff --order N and hessian --order K, in a subprocess --------------
+SCRIPT = Path(sys.executable).parent / "tapecli"
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tapecli"]
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run([*COMMAND, *args], input=stdin, capture_output=True, text=True,
+                            timeout=60, stdin=None if stdin is not None else subprocess.DEVNULL)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def cli_json(*args: str) -> dict:
+    result = cli(*args, "--format", "json")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return json.loads(result.stdout)
+
+
+def test_cli_diff_order_100_of_sin_exp_against_the_closed_form():
+    out = cli_json("diff", "sin(x)*exp(x)", "--wrt", "x", "--order", "100", "--at", "x=1")
+    assert out["wrt"] == ["x"] * 100
+    # The product's terms cancel by 2^50 at this order (docs/TAYLOR.md): float64 from
+    # rounded sin(1), cos(1), e keeps about 2 digits (JAX jet: 4e-3). Its sign and
+    # size are right; exp(2x), without cancellation, is exact to 1e-12.
+    exact = 2 ** 50 * math.e * math.sin(1 + 25 * math.pi)
+    assert relative_error(out["derivative"], exact) < 0.1
+    out = cli_json("diff", "exp(2*x)", "--order", "100", "--at", "x=0.5")
+    assert relative_error(out["derivative"], 2.0 ** 100 * math.e) < 1e-12
+
+
+def test_cli_hessian_order_3_of_a_monomial_is_its_exact_tensor():
+    out = cli_json("hessian", "x**2*y*z", "--order", "3", "--at", "x=1,y=2,z=3")
+    assert out["hessian"] == [[12.0, 6.0, 4.0], [6.0, 0.0, 1.0], [4.0, 1.0, 0.0]]
+    # f_xxy = 2z = 6, f_xxz = 2y = 4, f_xyz = 2x = 2, all else 0
+    assert out["d3f"] == [[[0.0, 6.0, 4.0], [6.0, 0.0, 2.0], [4.0, 2.0, 0.0]],
+                          [[6.0, 0.0, 2.0], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]],
+                          [[4.0, 2.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]
+    assert "d4f" not in out
+
+
+def test_cli_hessian_order_4_csv_columns_follow_the_hessian_row_major():
+    result = cli("hessian", "x**3*y", "--order", "4", "--wrt", "y,x", stdin="x,y\n1,2\n2,1\n")
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    names = header.split(",")
+    assert names[:7] == ["f", "df/dy", "df/dx", "d2f/dydy", "d2f/dydx", "d2f/dxdy", "d2f/dxdx"]
+    assert names[7] == "d3f/dydydy" and names[8] == "d3f/dydydx" and names[14] == "d3f/dxdxdx"
+    assert names[15] == "d4f/dydydydy" and names[-1] == "d4f/dxdxdxdx" and len(names) == 31
+    for line, (x, y) in zip(rows, ((1.0, 2.0), (2.0, 1.0))):
+        row = dict(zip(names, map(float, line.split(","))))
+        assert row["d3f/dxdxdx"] == 6 * y and row["d3f/dxdxdy"] == 6 * x
+        assert row["d4f/dxdxdxdy"] == 6.0 and row["d4f/dydxdxdx"] == 6.0
+        assert row["d4f/dxdxdxdx"] == 0.0 and row["d3f/dydydx"] == 0.0
+
+
+def test_cli_hessian_order_3_table_shows_the_tensor_as_labelled_slices():
+    result = cli("hessian", "x**2*y", "--order", "3", "--at", "x=1,y=2")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("d3f"))
+    assert lines[start].split() == ["d3f", "x", "y"]
+    assert [line.split() for line in lines[start + 1:start + 5]] == [
+        ["x", "x", "0.0", "2.0"], ["x", "y", "2.0", "0.0"],
+        ["y", "x", "2.0", "0.0"], ["y", "y", "0.0", "0.0"]]
+
+
+def test_cli_hessian_order_below_2_is_a_usage_error():
+    for order in ("1", "0", "-3"):
+        result = cli("hessian", "x*y", "--order", order, "--at", "x=1,y=2")
+        assert result.returncode == 2
+        assert "tapecli: error: --order for hessian must be 2 or more" in result.stderr
+    result = cli("hessian", "x*y", "--order", "2", "--at", "x=1,y=2", "--format", "json")
+    assert result.returncode == 0 and "d3f" not in json.loads(result.stdout)
+
+
+def test_cli_high_order_domain_problem_warns_with_the_derivative_named():
+    result = cli("diff", "sqrt(x)", "--order", "40", "--at", "x=0")
+    assert result.returncode == 0
+    assert "non-finite results (nan or inf) from sqrt' on 1 row" in result.stderr
+    result = cli("diff", "sqrt(x)", "--order", "40", "--at", "x=0", "--strict")
+    assert result.returncode == 1 and result.stdout == ""
