@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from itertools import combinations_with_replacement
 
 import numpy as np
@@ -248,6 +247,8 @@ def _monomial(s, j) -> int:
 
 
 def _eye(n):
+    from fractions import Fraction  # only mixed partials need it: start-up stays lean
+
     return [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
 
 
@@ -258,6 +259,8 @@ def _matmul(a, b):
 
 def _solve(a, b):
     """X with a X = b, exactly (Gauss-Jordan on fractions; a is square and regular)."""
+    from fractions import Fraction
+
     n = len(a)
     rows = [[Fraction(x) for x in ra] + [Fraction(x) for x in rb] for ra, rb in zip(a, b)]
     for c in range(n):
