@@ -120,6 +120,21 @@ class Builder:
         return self._intern((CALL, name, *map(id, args)), lambda: Term(CALL, name=name, items=args))
 
     def add(self, terms: Sequence[Term]) -> Term:
+        while True:
+            constant, items = self._gather(terms)
+            again = self._merge_selects(items) or self._expand_overlap(items)
+            if again is None:
+                break
+            terms = [self.number(constant), *again]
+        if not items:
+            return self.number(constant)
+        if constant == 0 and len(items) == 1:
+            return self.scale(items[0][0], items[0][1])
+        key = (ADD, constant, frozenset((id(m), c) for m, c in items))
+        return self._intern(key, lambda: Term(ADD, value=constant, items=items))
+
+    def _gather(self, terms: Sequence[Term]) -> tuple[float, tuple]:
+        """A sum's constant and its (monomial, coefficient) pairs, like terms gathered."""
         constant = 0.0
         coefficients: dict[int, list] = {}  # id(monomial) -> [monomial, coefficient]
         for term in terms:
@@ -132,13 +147,47 @@ class Builder:
             for monomial, coefficient in parts:
                 entry = coefficients.setdefault(id(monomial), [monomial, 0.0])
                 entry[1] += coefficient
-        items = tuple((m, c) for m, c in coefficients.values() if c != 0)
-        if not items:
-            return self.number(constant)
-        if constant == 0 and len(items) == 1:
-            return self.scale(items[0][0], items[0][1])
-        key = (ADD, constant, frozenset((id(m), c) for m, c in items))
-        return self._intern(key, lambda: Term(ADD, value=constant, items=items))
+        return constant, tuple((m, c) for m, c in coefficients.values() if c != 0)
+
+    def _merge_selects(self, items: tuple) -> list[Term] | None:
+        """a*ifzero(c, p, q) + b*ifzero(c, r, s) is ifzero(c, a*p + b*r, a*q + b*s)."""
+        by_condition: dict[int, list] = {}
+        for m, c in items:
+            if m.kind == CALL and m.name == "ifzero":
+                by_condition.setdefault(id(m.items[0]), []).append((m, c))
+        groups = [g for g in by_condition.values() if len(g) > 1]
+        if not groups:
+            return None
+        merged = {id(m) for g in groups for m, _ in g}
+        out = [self.scale(m, c) for m, c in items if id(m) not in merged]
+        for group in groups:
+            condition = group[0][0].items[0]
+            yes = self.add([self.scale(m.items[1], c) for m, c in group])
+            no = self.add([self.scale(m.items[2], c) for m, c in group])
+            out.append(self.call("ifzero", [condition, yes, no]))
+        return out
+
+    def _expand_overlap(self, items: tuple) -> list[Term] | None:
+        """Multiply out one product of a sum by a sum when that makes like terms
+        meet: cos(x)*exp(x) + exp(x)*(sin(x) - cos(x)) is exp(x)*sin(x)."""
+        if len(items) < 2:
+            return None
+        present = {id(m) for m, _ in items}
+        for index, (m, c) in enumerate(items):
+            if m.kind != MUL:
+                continue
+            for i, (base, exponent) in enumerate(m.items):
+                if base.kind != ADD or not _is_number(exponent, 1.0) or len(base.items) > 8:
+                    continue
+                rest = self._product(1.0, m.items[:i] + m.items[i + 1:]) \
+                    if len(m.items) > 1 else self.number(1.0)
+                parts = [self.multiply([self.number(c * tc), rest, t]) for t, tc in base.items]
+                if base.value != 0:
+                    parts.append(self.multiply([self.number(c * base.value), rest]))
+                if any(p.kind != NUM and id(_split(self, p)[0]) in present for p in parts):
+                    return [self.scale(mm, cc) for j, (mm, cc) in enumerate(items)
+                            if j != index] + parts
+        return None
 
     def negate(self, term: Term) -> Term:
         return self.scale(term, -1.0)
@@ -170,56 +219,94 @@ class Builder:
 
     def multiply(self, terms: Sequence[Term]) -> Term:
         coefficient = 1.0
-        exponents: dict[int, list] = {}  # id(base) -> [base, [exponents]]
+        work: list[tuple[Term, Term]] = []  # (base, exponent) pairs still to place
         for term in terms:
             if term.kind == NUM:
                 coefficient *= term.value
-                continue
-            if term.kind == MUL:
+            elif term.kind == MUL:
                 coefficient *= term.value
-                factors = term.items
+                work.extend(term.items)
             else:
-                factors = ((term, self.number(1.0)),)
-            for base, exponent in factors:
-                if base.kind == ADD and exponent.kind == NUM:
-                    # 200*y - 200*x**2 as a factor is 200*(y - x**2): the content out.
-                    content = _content(base)
-                    if content != 1:
-                        with np.errstate(all="ignore"):
-                            coefficient *= float(np.power(content, exponent.value))
-                        base = self.scale(base, content, divide=True)
-                exponents.setdefault(id(base), [base, []])[1].append(exponent)
+                work.append((term, self.number(1.0)))
         if coefficient == 0:  # the algebra a reader means: 0*anything is 0
             return self.number(0.0)
-        result = self.number(coefficient)
-        factors = []
+        if len(work) == 1 and work[0][0].kind == ADD and _is_number(work[0][1], 1.0):
+            return self.scale(work[0][0], coefficient)  # 2*(x + 1) is 2*x + 2
+        exponents: dict[int, list] = {}  # id(base) -> [base, [exponents]]
+        while work:
+            base, exponent = work.pop()
+            if base.kind == ADD and exponent.kind == NUM:
+                if _is_integer(exponent.value):
+                    # x*(x*y + x**2) is x**2*(y + x): a common factor of the terms out.
+                    common, base = self._common(base)
+                    work.extend((b, self.number(e * exponent.value)) for b, e in common)
+                    if base.kind == ADD and _sign_to_flip(base):
+                        # -2*(x + y), not 2*(-x - y): one sign per sum, whichever way it came.
+                        base = self.negate(base)
+                        coefficient *= (-1.0) ** exponent.value
+                if base.kind != ADD:
+                    work.append((base, exponent))
+                    continue
+                # 200*y - 200*x**2 as a factor is 200*(y - x**2): the content out.
+                content = _content(base)
+                if content != 1:
+                    with np.errstate(all="ignore"):
+                        coefficient *= float(np.power(content, exponent.value))
+                    base = self.scale(base, content, divide=True)
+            exponents.setdefault(id(base), [base, []])[1].append(exponent)
+        # exp(a)**j * exp(b)**k is exp(j*a + k*b), as 1/exp(u) is exp(-u).
+        logs = [self.scale(base.items[0], p.value) for key, (base, powers) in exponents.items()
+                if base.kind == CALL and base.name == "exp" and all(p.kind == NUM for p in powers)
+                for p in powers]
+        if logs:
+            exponents = {k: v for k, v in exponents.items() if not (
+                v[0].kind == CALL and v[0].name == "exp" and all(p.kind == NUM for p in v[1]))}
+            combined = self.call("exp", [self.add(logs)])
+            exponents.setdefault(id(combined), [combined, []])[1].append(self.number(1.0))
+        factors, again = [], []
         for base, powers in exponents.values():
             exponent = powers[0] if len(powers) == 1 else self.add(powers)
             powered = self.power(base, exponent)
             if powered.kind == NUM:
                 coefficient *= powered.value
-            elif powered.kind == MUL and any(b is not base for b, _ in powered.items):
-                result = None  # a power that distributed: multiply again below
-                factors.append(powered)
+            elif powered.kind == MUL and len(powered.items) == 1 and powered.items[0][0] is base:
+                factors.append(powered.items[0])
             elif powered.kind == MUL:
-                coefficient *= powered.value
-                factors.extend(powered.items)
+                again.append(powered)  # (x*y)**0.5 squared: x*y, to place among the rest
             else:
                 factors.append((powered, self.number(1.0)))
-        if result is None:  # rare: (x*y)**2 style bases expanded into several factors
-            flat = [self.number(coefficient)]
-            flat += [f if isinstance(f, Term) else self._product(1.0, (f,)) for f in factors]
-            return self.multiply(flat)
-        if coefficient == 0:
-            return self.number(0.0)
-        if not factors:
-            return self.number(coefficient)
-        if len(factors) == 1 and coefficient == 1 and _is_number(factors[0][1], 1.0):
-            return factors[0][0]
-        sums = [i for i, (b, e) in enumerate(factors) if b.kind == ADD and _is_number(e, 1.0)]
-        if coefficient != 1 and len(factors) == 1 and sums:
-            return self.scale(factors[0][0], coefficient)  # 2*(x + 1) is 2*x + 2
+        if again:
+            rest = [self._product(1.0, (f,)) for f in factors]
+            return self.multiply([self.number(coefficient), *rest, *again])
+        if coefficient == 0 or not factors:
+            return self.number(coefficient if factors or coefficient else 0.0)
+        if len(factors) == 1 and factors[0][0].kind == ADD and _is_number(factors[0][1], 1.0):
+            return self.scale(factors[0][0], coefficient)
         return self._product(coefficient, tuple(factors))
+
+    def _common(self, term: Term) -> tuple[list[tuple[Term, float]], Term]:
+        """The bases that every term of a sum has (with the exponent closest to 0 of
+        one sign), and the sum divided by them."""
+        if term.value != 0:
+            return [], term
+        seen: dict[int, list] = {}
+        for monomial, _ in term.items:
+            items = monomial.items if monomial.kind == MUL else ((monomial, self.number(1.0)),)
+            for b, e in items:
+                if e.kind == NUM:
+                    seen.setdefault(id(b), [b, []])[1].append(e.value)
+        common = []
+        for b, values in seen.values():
+            if len(values) == len(term.items):
+                if all(v > 0 for v in values):
+                    common.append((b, min(values)))
+                elif all(v < 0 for v in values):
+                    common.append((b, max(values)))
+        if not common:
+            return [], term
+        divisor = [self.power(b, self.number(-e)) for b, e in common]
+        return common, self.add([self.multiply([self.number(c), m, *divisor])
+                                 for m, c in term.items])
 
     def _product(self, coefficient: float, items: tuple) -> Term:
         if len(items) == 1 and coefficient == 1 and _is_number(items[0][1], 1.0):
@@ -246,6 +333,8 @@ class Builder:
                 return self.number(np.power(np.float64(base.value), exponent.value))
         if _is_number(base, 1.0):
             return base
+        if exponent.kind == NUM and base.kind == CALL and base.name == "exp":
+            return self.call("exp", [self.scale(base.items[0], exponent.value)])
         if exponent.kind == NUM and _is_integer(exponent.value) and base.kind == MUL:
             # (c*x**a*y)**n = c**n * x**(a*n) * y**n: exact algebra for an integer n.
             n = exponent.value
@@ -257,15 +346,34 @@ class Builder:
 
 
 def _content(term: Term) -> float:
-    """What divides every coefficient of a sum and its constant: the gcd of integer
-    coefficients, else their common absolute value (1 if there is none)."""
+    """What divides a sum's coefficients and constant into coprime integers (x/2 + y
+    is (x + 2*y)/2), else their common absolute value (1 if there is none)."""
     values = {abs(c) for _, c in term.items}
     if term.value != 0:
         values.add(abs(term.value))
-    if all(_is_integer(v) and v < 2**53 for v in values):
-        return float(math.gcd(*(int(v) for v in values)))
+    if not values:
+        return 1.0
+    fractions = [Fraction(v).limit_denominator(1000) for v in values]
+    if all(f.numerator / f.denominator == v and f.numerator < 2**53
+           for f, v in zip(fractions, values)):
+        numerator = math.gcd(*(f.numerator for f in fractions))
+        denominator = math.lcm(*(f.denominator for f in fractions))
+        return numerator / denominator
     content = values.pop()
     return content if not values and math.isfinite(content) and content != 0 else 1.0
+
+
+def _sign_to_flip(term: Term) -> bool:
+    """Whether a sum reads better negated: more negative terms than positive, or as
+    many and a negative constant, or, failing both, a negative first term in print."""
+    negative = sum(c < 0 for _, c in term.items) + (term.value < 0)
+    positive = len(term.items) + (term.value != 0) - negative
+    if negative != positive:
+        return negative > positive
+    if term.value != 0:
+        return term.value < 0
+    first = min(term.items, key=lambda mc: (-_degree(mc[0]), to_text(mc[0])))
+    return first[1] < 0
 
 
 def _split(builder: Builder, term: Term) -> tuple[Term, float]:
@@ -458,7 +566,7 @@ class _Text:
             return "e", ATOM
         if _is_integer(x) and x < 1e16:
             return str(int(x)), ATOM
-        fraction = _fraction(x, shorter_by=1)
+        fraction = _fraction(x, shorter_by=1) if len(repr(x)) >= 8 else None
         if fraction is not None:
             return self.fraction(self.number(fraction[0]), self.number(fraction[1])), _PRODUCT
         return repr(x), ATOM
@@ -483,8 +591,9 @@ class _Text:
         return "*".join(t if p > _PRODUCT else f"({t})" for t, p in factors)
 
     def fraction(self, numerator: tuple[str, int], denominator: tuple[str, int]) -> str:
+        n = numerator[0] if numerator[1] >= _PRODUCT else f"({numerator[0]})"
         d = denominator[0] if denominator[1] > _PRODUCT else f"({denominator[0]})"
-        return f"{numerator[0]}/{d}"
+        return f"{n}/{d}"
 
     def negative(self, text: str) -> str:
         return "-" + text
@@ -560,7 +669,7 @@ def _coefficient_parts(style: _Text, c: float) -> tuple[str | None, str | None]:
         return None, None
     plain = style.number(c)[0]
     fraction = _fraction(c, shorter_by=0)
-    if fraction is not None:
+    if fraction is not None and (fraction[0] == 1 or len(repr(c)) >= 8):
         p, q = fraction
         return (None if p == 1 else style.number(p)[0]), style.number(q)[0]
     return plain, None
@@ -578,11 +687,14 @@ def _fraction(c: float, shorter_by: int) -> tuple[int, int] | None:
     return None
 
 
-def _print(root: Term, style: _Text) -> str:
+def _print(root: Term, style: _Text, keys: dict | None = None) -> dict[int, tuple[str, int]]:
+    """Every node's (text, precedence rung) in `style`; terms and factors are
+    ordered by `keys` (the plain texts), so LaTeX lists them as the text does."""
     printed: dict[int, tuple[str, int]] = {}
+    keys = printed if keys is None else keys
 
     def text_of(t: Term) -> str:
-        return printed[id(t)][0] if id(t) in printed else style.number(t.value)[0]
+        return keys[id(t)][0] if id(t) in keys else _Text().number(t.value)[0]
 
     def factor(base: Term, exponent: float | Term) -> tuple[str, int]:
         """base**exponent for a positive exponent, with sqrt for 1/2."""
@@ -600,7 +712,7 @@ def _print(root: Term, style: _Text) -> str:
         coefficient's sign is the caller's)."""
         top, bottom = [], []
         for base, exponent in sorted(items, key=lambda be: (
-                _BASE_RANK[be[0].kind], printed[id(be[0])][0], text_of(be[1]))):
+                _BASE_RANK[be[0].kind], keys[id(be[0])][0], text_of(be[1]))):
             if exponent.kind == NUM and exponent.value < 0:
                 bottom.append(factor(base, -exponent.value))
             else:
@@ -639,7 +751,7 @@ def _print(root: Term, style: _Text) -> str:
             terms = []
             for monomial, c in t.items:
                 items = monomial.items if monomial.kind == MUL else ((monomial, _ONE),)
-                terms.append((-_degree(monomial), printed[id(monomial)][0], c < 0,
+                terms.append((-_degree(monomial), keys[id(monomial)][0], c < 0,
                               product(c, items)))
             terms.sort(key=lambda x: (x[0], x[1]))
             if t.value != 0:
@@ -649,7 +761,7 @@ def _print(root: Term, style: _Text) -> str:
             head = signed(terms[0][3], terms[0][2])[0]
             rest = [(negative, text) for _, _, negative, (text, _) in terms[1:]]
             printed[id(t)] = style.join(head, rest), _SUM
-    return printed[id(root)][0]
+    return printed
 
 
 _ONE = Term(NUM, value=1.0)  # the exponent of a lone factor (printing only)
@@ -657,12 +769,12 @@ _ONE = Term(NUM, value=1.0)  # the exponent of a lone factor (printing only)
 
 def to_text(term: Term) -> str:
     """The term in the language of EXPRESSIONS.md (parses back to the same formula)."""
-    return _print(term, _Text())
+    return _print(term, _Text())[id(term)][0]
 
 
 def to_latex(term: Term) -> str:
     """The term as LaTeX math."""
-    return _print(term, _Latex())
+    return _print(term, _Latex(), _print(term, _Text()))[id(term)][0]
 
 
 # ---- formulas of Expressions: what the Expression methods and the CLI call --------------
