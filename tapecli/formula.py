@@ -624,10 +624,7 @@ class _Latex(_Text):
         return text, prec
 
     def variable(self, name: str) -> str:
-        head, _, tail = name.partition("_")
-        head = head if len(head) == 1 else rf"\mathit{{{head}}}"
-        tail = tail.replace("_", r"\_")
-        return head + (f"_{{{tail}}}" if tail else "")
+        return to_latex_name(name)
 
     def call(self, name: str, args: list[str]) -> str:
         inner = ", ".join(args)
@@ -660,6 +657,14 @@ class _Latex(_Text):
 
     def fraction(self, numerator: tuple[str, int], denominator: tuple[str, int]) -> str:
         return rf"\frac{{{numerator[0]}}}{{{denominator[0]}}}"
+
+
+def to_latex_name(name: str) -> str:
+    """A variable's name in LaTeX: x, x_{1}, \\mathit{rate}."""
+    head, _, tail = name.partition("_")
+    head = head if len(head) <= 1 else rf"\mathit{{{head}}}"
+    tail = tail.replace("_", r"\_")
+    return head + (f"_{{{tail}}}" if tail else "")
 
 
 def _coefficient_parts(style: _Text, c: float) -> tuple[str | None, str | None]:
