@@ -5,7 +5,11 @@ numbers: a printed formula, parsed again, must give the tape's derivative at
 random points, print the same text twice, and be a fixed point of printing.
 """
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,3 +298,94 @@ def test_every_language_function_prints_and_parses_back():
         text = f"{name}({', '.join(['x', 'y', 'z'][:n])})"
         for g in parse(text).gradient_formulas(["x", "y", "z"][:n]):
             assert str(parse(str(g))) == str(g)
+
+
+# ---- the command line: `--formula`, run as a user runs it --------------------------------
+SCRIPT = Path(sys.executable).parent / "tapecli"
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tapecli"]
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    result = subprocess.run([*COMMAND, *args], check=False, text=True, timeout=60,
+                            capture_output=True, **kwargs)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def ok(*args: str, **kwargs) -> str:
+    result = run(*args, **kwargs)
+    assert (result.returncode, result.stderr) == (0, "")
+    return result.stdout
+
+
+def test_cli_grad_formula_prints_one_line_per_result():
+    assert ok("grad", "x**2*y + sin(x)", "--formula") == (
+        "f = x**2*y + sin(x)\ndf/dx = 2*x*y + cos(x)\ndf/dy = x**2\n")
+
+
+def test_cli_hessian_formula_as_json_has_strings_and_no_point():
+    obj = json.loads(ok("hessian", "x**2*y", "--formula", "--format", "json"))
+    assert obj == {"expression": "x**2*y", "variables": ["x", "y"], "value": "x**2*y",
+                   "gradient": ["2*x*y", "x**2"], "hessian": [["2*y", "2*x"], ["2*x", "0"]]}
+
+
+def test_cli_hessian_formula_as_latex_equations():
+    assert ok("hessian", "x**2*y", "--wrt", "x", "--formula", "--format", "latex") == (
+        "$$ f = x^{2} y $$\n"
+        "$$ \\frac{\\partial f}{\\partial x} = 2 x y $$\n"
+        "$$ \\frac{\\partial^{2} f}{\\partial x^{2}} = 2 y $$\n")
+
+
+def test_cli_diff_formula_follows_the_wrt_sequence_and_order():
+    assert ok("diff", "x**2*y", "--wrt", "x,x,y", "--formula") == "f = x**2*y\nd3f/dxdxdy = 2\n"
+    out = ok("diff", "sin(x)*exp(x)", "--wrt", "x", "--order", "8", "--formula")
+    assert out == "f = exp(x)*sin(x)\nd8f/dxdxdxdxdxdxdxdx = 16*exp(x)*sin(x)\n"
+    obj = json.loads(ok("diff", "x**3", "--wrt", "x,x", "--formula", "--format", "json"))
+    assert obj == {"expression": "x**3", "variables": ["x"], "wrt": ["x", "x"],
+                   "value": "x**3", "derivative": "6*x"}
+
+
+def test_cli_jacobian_and_eval_formulas():
+    assert ok("jacobian", "x*y", "x+z", "--formula") == (
+        "f1 = x*y\nf2 = x + z\n"
+        "df1/dx = y\ndf1/dy = x\ndf1/dz = 0\ndf2/dx = 1\ndf2/dy = 0\ndf2/dz = 1\n")
+    assert ok("eval", "x*1 + 0 + x", "--formula") == "f = 2*x\n"
+
+
+def test_cli_eval_formula_of_a_printed_formula_is_a_fixed_point():
+    for line in ok("hessian", "sin(x)*exp(y)/(1 + x**2)", "--formula").splitlines():
+        printed = line.split(" = ", 1)[1]
+        assert ok("eval", printed, "--formula") == f"f = {printed}\n"
+
+
+def test_cli_formula_gives_the_numbers_of_the_command_without_it():
+    formulas = ok("grad", "x**y + hypot(x, y)", "--formula").splitlines()
+    numbers = json.loads(ok("grad", "x**y + hypot(x, y)", "--at", "x=1.5,y=0.5",
+                            "--format", "json"))
+    values = [json.loads(ok("eval", line.split(" = ", 1)[1], "--at", "x=1.5,y=0.5",
+                            "--format", "json"))["value"] for line in formulas]
+    assert values == pytest.approx([numbers["value"], *numbers["gradient"]], rel=1e-12)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("grad", "x*y", "--formula", "--at", "x=1,y=2"), "drop --at"),
+    (("grad", "x*y", "--formula", "--input", "-"), "drop --input"),
+    (("grad", "x*y", "--formula", "--format", "csv"), "not --format csv"),
+    (("grad", "x*y", "--formula", "--format", "jsonl"), "not --format jsonl"),
+    (("grad", "x*y", "--at", "x=1,y=2", "--format", "latex"), "add --formula"),
+    (("diff", "exp(x*sin(x))", "--wrt", "x", "--order", "9", "--formula"), "more than"),
+    (("grad", "x*y", "--formula", "--wrt", "z"), "not a variable"),
+])
+def test_cli_formula_usage_errors_say_why_in_one_line(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("tapecli: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_cli_formula_with_a_batch_on_stdin_is_a_usage_error():
+    result = run("grad", "x*y", "--formula", input="x,y\n1,2\n", stdin=None)
+    assert result.returncode == 2
+    assert result.stderr == ("tapecli: error: --formula prints expressions, not values at "
+                             "points: it reads no batch on stdin\n")
