@@ -31,7 +31,8 @@ FUNCTIONS = {
 }
 
 # A number (its sign is an operator only outside the literal), a call, an operator.
-_TOKEN = re.compile(r"\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|[A-Za-z_]\w*\(|\*\*|[-+*/^]")
+_TOKEN = re.compile(r"\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
+                    r"|[A-Za-z_]\w*\(|\*\*|[-+*/^]")
 
 
 def size(text: str) -> int:
