@@ -29,7 +29,9 @@ FILE_POINTS = 1000
 POINTS_PER_COLUMN = 2
 
 _OVER = re.compile(r"\s*([^=\s]+)\s*=([^:]*):(.*)")
-_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# Numbers as --at spells them (inf and nan too, so that they are refused by name).
+_NUMBER = re.compile(r"\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\s*",
+                     re.IGNORECASE)
 
 
 def parse_over(text: str | None) -> tuple[str, float, float]:

@@ -56,7 +56,7 @@ def image_format(path: str) -> str:
 def write_image(samples: Samples, path: str) -> None:
     """Draw the samples into a PNG, SVG or PDF file, chosen by `path`'s extension."""
     fmt = image_format(path)
-    _library("matplotlib")
+    matplotlib = _library("matplotlib")
     # The object-oriented API on the Agg canvas: no pyplot, no global figure
     # state, no GUI backend looked for.
     figure_module = _library("matplotlib.figure")
@@ -78,11 +78,12 @@ def write_image(samples: Samples, path: str) -> None:
     figure.suptitle(samples.expression, fontsize=14)
     if samples.fixed:
         axes.set_title(samples.subtitle(), fontsize=10, color="0.3")
-    # No creation date in the file: the same plot gives the same bytes.
+    # No creation date and fixed SVG ids: the same plot gives the same bytes.
     metadata = {"png": {"Software": None}, "svg": {"Date": None},
                 "pdf": {"CreationDate": None}}[fmt]
     try:
-        figure.savefig(path, format=fmt, metadata=metadata)
+        with matplotlib.rc_context({"svg.hashsalt": "tapecli"}):
+            figure.savefig(path, format=fmt, metadata=metadata)
     except OSError as e:
         raise DataError(f"cannot write {path}: {e.strerror or e}") from None
 
