@@ -15,7 +15,7 @@ import shutil
 from typing import TextIO
 
 from .errors import DataError, TapecliError, UsageError
-from .plot import FILE_POINTS, POINTS_PER_COLUMN, Samples, drawable, view_range
+from .plot import FILE_POINTS, POINTS_PER_COLUMN, Samples, drawable, view_range, write_csv
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 INSTALL = 'pip install "tapecli[plot]"'
@@ -49,6 +49,52 @@ def image_format(path: str) -> str:
         raise UsageError(f"--output {path}: {shown} is not a picture or CSV file "
                          "(write .png, .svg, .pdf or .csv)")
     return extension
+
+
+# -- where the plot goes ---------------------------------------------------------------
+
+def target(output: str | None, fmt: str | None) -> str:
+    """Where `--output` and `--format` send the plot: `terminal` (a drawing on
+    stdout), `csv` (the samples) or an image format (`png`, `svg`, `pdf`)."""
+    path = None if output in (None, "-") else output
+    csv_file = path is not None and path.lower().endswith(".csv")
+    if fmt not in (None, "table", "csv"):
+        raise UsageError(f"--format {fmt}: plot draws (table, the default) or writes "
+                         "its samples (csv)")
+    if fmt == "csv" or csv_file:
+        if path is not None and not csv_file:
+            raise UsageError(f"--format csv does not match --output {path}")
+        if fmt == "table":
+            raise UsageError(f"--format table does not match --output {path}")
+        return "csv"
+    if path is None:
+        return "terminal"
+    image = image_format(path)
+    if fmt == "table":
+        raise UsageError(f"--format table draws in the terminal; --output {path} "
+                         f"writes a {image.upper()} file: give one of them")
+    return image
+
+
+def show(samples: Samples, where: str, output: str | None, stdout: TextIO) -> None:
+    """Send the plot to `where` (see `target`): a file named `output`, or stdout."""
+    path = None if output in (None, "-") else output
+    if where in IMAGE_FORMATS:
+        write_image(samples, path)
+        return
+    if where == "terminal":
+        text = terminal_text(samples, color=use_color(stdout))
+        write = lambda stream: stream.write(text)  # noqa: E731
+    else:
+        write = lambda stream: write_csv(samples, stream)  # noqa: E731
+    if path is None:
+        write(stdout)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            write(stream)
+    except OSError as e:
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 # -- files: matplotlib ---------------------------------------------------------------

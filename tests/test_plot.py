@@ -353,3 +353,44 @@ def test_importing_tapecli_and_the_plot_modules_loads_no_drawing_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- where the plot goes -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("output, fmt, where", [
+    (None, None, "terminal"), ("-", None, "terminal"), (None, "table", "terminal"),
+    (None, "csv", "csv"), ("-", "csv", "csv"), ("s.csv", None, "csv"), ("S.CSV", "csv", "csv"),
+    ("p.png", None, "png"), ("p.svg", None, "svg"), ("p.pdf", None, "pdf"),
+])
+def test_output_and_format_choose_the_terminal_the_samples_or_a_picture(output, fmt, where):
+    assert plot_draw.target(output, fmt) == where
+
+
+@pytest.mark.parametrize("output, fmt, words", [
+    (None, "json", "--format json: plot draws (table, the default) or writes its samples"),
+    ("p.png", "csv", "--format csv does not match --output p.png"),
+    ("s.csv", "table", "--format table does not match --output s.csv"),
+    ("p.png", "table", "--format table draws in the terminal; --output p.png writes a PNG"),
+    ("p.txt", None, "--output p.txt: .txt is not a picture or CSV file"),
+])
+def test_output_and_format_that_disagree_are_usage_errors(output, fmt, words):
+    with pytest.raises(UsageError) as error:
+        plot_draw.target(output, fmt)
+    assert str(error.value).startswith(words) and error.value.exit_code == 2
+
+
+def test_show_writes_csv_to_a_file_or_stdout_and_the_drawing_to_stdout(tmp_path):
+    samples = damped_sine(1, points=5)
+    plot_draw.show(samples, "csv", str(tmp_path / "s.csv"), io.StringIO())
+    stdout = io.StringIO()
+    plot_draw.show(samples, "csv", None, stdout)
+    assert (tmp_path / "s.csv").read_text() == stdout.getvalue()
+    header, first = stdout.getvalue().splitlines()[:2]
+    assert header == "x,f,df/dx"
+    # shortest round-trip text of the samples themselves
+    assert first == ",".join(repr(float(c[0])) for c in (samples.x, *samples.curves))
+    stdout = io.StringIO()
+    plot_draw.show(samples, "terminal", None, stdout)
+    assert stdout.getvalue().splitlines()[0].strip() == "sin(x)*exp(-x/4)"
+    with pytest.raises(TapecliError, match="cannot write"):
+        plot_draw.show(samples, "csv", str(tmp_path / "no" / "s.csv"), io.StringIO())
