@@ -19,6 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from . import derivatives
+from .commands import derivative_name
 from .errors import TapecliError, UsageError
 from .expression import Expression, check_variable_name
 from .output import number
@@ -78,15 +79,6 @@ def curve_label(variable: str, order: int) -> str:
     return f"d{order}f/d{variable}{order}"
 
 
-def column_name(variable: str, order: int) -> str:
-    """The CSV column of a curve, as `diff` names it: `f`, `df/dx`, `d2f/dxdx`, ..."""
-    if order == 0:
-        return "f"
-    if order == 1:
-        return f"df/d{variable}"
-    return f"d{order}f/" + f"d{variable}" * order
-
-
 @dataclass(frozen=True)
 class Samples:
     """f and its first `order` derivatives by `variable` on the grid `x`.
@@ -108,7 +100,9 @@ class Samples:
         return [curve_label(self.variable, k) for k in range(len(self.curves))]
 
     def column_names(self) -> list[str]:
-        return [self.variable] + [column_name(self.variable, k) for k in range(len(self.curves))]
+        # named as diff and every command names a result: f, df/dx, d2f/dxdx, ...
+        return [self.variable] + [derivative_name(k, "f", [self.variable] * k)
+                                  for k in range(len(self.curves))]
 
     def subtitle(self) -> str:
         """The other variables' values, `y = 2.0, z = -1.0` (empty if there are none)."""
@@ -151,14 +145,25 @@ def sample(expr: Expression, variable: str, start: float, stop: float, points: i
                          f"plot varies {variable} only; fix the others with {example}")
     fixed = {name: float(at[name]) for name in expr.variables if name != variable}
     x = np.linspace(start, stop, points)
-    point = {**fixed, variable: x}
-    curves = [derivatives.value(expr, point)]
-    curves += [derivatives.derivative(expr, point, [variable] * k)[1]
-               for k in range(1, order + 1)]
-    # A curve that does not depend on x (a constant, or a derivative that
-    # vanishes) comes back as a scalar: give it the grid's shape.
-    curves = tuple(np.array(np.broadcast_to(c, x.shape), dtype=np.float64) for c in curves)
-    return Samples(expr.text, variable, fixed, x, curves)
+    found = curves(expr, variable, {**fixed, variable: x}, order)
+    # Curve k drops its k axes of one variable; one that does not depend on x
+    # (a constant, or a derivative that vanishes) gets the grid's shape.
+    return Samples(expr.text, variable, fixed, x,
+                   tuple(np.array(np.broadcast_to(c.reshape(c.shape[:c.ndim - k]), x.shape),
+                                  dtype=np.float64) for k, c in enumerate(found.values())))
+
+
+def curves(expr: Expression, variable: str, point: Mapping, order: int
+           ) -> dict[str, np.ndarray]:
+    """`{"value": f, "d1f": df/dx, ..., "dKf"}` at `point` (x an array): the plot
+    row's results, each order one batch evaluation through the drivers. As every
+    result key of tapecli.commands, `dkf` has k axes of the variables (here one
+    variable: k axes of length 1), so CSV columns and JSON name themselves."""
+    found = {"value": np.asarray(derivatives.value(expr, point))}
+    for k in range(1, order + 1):
+        d = np.asarray(derivatives.derivative(expr, point, [variable] * k)[1])
+        found[f"d{k}f"] = d.reshape(d.shape + (1,) * k)
+    return found
 
 
 def view_range(curves: tuple[np.ndarray, ...] | list[np.ndarray]) -> tuple[float, float]:

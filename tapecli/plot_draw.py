@@ -97,6 +97,31 @@ def show(samples: Samples, where: str, output: str | None, stdout: TextIO) -> No
         raise DataError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+def run_plot(expression: str, over: str | None = None, order: int | None = None,
+             points: int | None = None, point: dict[str, float] | None = None,
+             fmt: str | None = None, output_path: str | None = None,
+             stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+    """`tapecli plot`: check the options, sample, draw or write, then warn once
+    about the points where a curve is not finite."""
+    import sys
+
+    from .parser import parse
+    from .plot import parse_over, sample
+
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    expr = parse(expression)
+    variable, start, stop = parse_over(over)
+    where = target(output_path, fmt)
+    if points is None:
+        points = default_points(to_terminal=where == "terminal")
+    samples = sample(expr, variable, start, stop, points, 1 if order is None else order, point)
+    show(samples, where, output_path, stdout)
+    warning = samples.gap_warning()
+    if warning:
+        stdout.flush()
+        stderr.write(f"tapecli: warning: {warning}\n")
+
+
 # -- files: matplotlib ---------------------------------------------------------------
 
 def write_image(samples: Samples, path: str) -> None:
