@@ -10,7 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -346,8 +349,6 @@ def test_csv_samples_need_no_plot_extra(monkeypatch):
 
 
 def test_importing_tapecli_and_the_plot_modules_loads_no_drawing_library():
-    import subprocess
-
     code = ("import sys, tapecli, tapecli.plot, tapecli.plot_draw; "
             "print(sorted(m for m in ('matplotlib', 'uniplot') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -394,3 +395,111 @@ def test_show_writes_csv_to_a_file_or_stdout_and_the_drawing_to_stdout(tmp_path)
     assert stdout.getvalue().splitlines()[0].strip() == "sin(x)*exp(-x/4)"
     with pytest.raises(TapecliError, match="cannot write"):
         plot_draw.show(samples, "csv", str(tmp_path / "no" / "s.csv"), io.StringIO())
+
+
+# -- the command line: the installed script in a subprocess -------------------------------------
+
+SCRIPT = Path(sys.executable).parent / "tapecli"
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tapecli"]
+
+
+def tapecli_plot(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`tapecli plot ARGS` with stdin closed and stdout a pipe (not a terminal)."""
+    result = subprocess.run([*COMMAND, "plot", *args], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, **(env or {})})
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_cli_csv_samples_match_calculus_and_a_csv_file_gets_the_same(tmp_path):
+    result = tapecli_plot("sin(x)*exp(-x/4)", "--over", "x=-6:6", "--order", "3",
+                          "--points", "101", "--format", "csv")
+    assert result.returncode == 0 and result.stderr == ""
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["x", "f", "df/dx", "d2f/dxdx", "d3f/dxdxdx"]
+    table = np.array(rows[1:], dtype=float)
+    assert np.array_equal(table[:, 0], np.linspace(-6.0, 6.0, 101))
+    for k in range(4):
+        assert_close(table[:, k + 1], damped_sine_derivative(table[:, 0], k))
+    path = tmp_path / "samples.csv"
+    again = tapecli_plot("sin(x)*exp(-x/4)", "--over", "x=-6:6", "--order", "3",
+                         "--points", "101", "--output", str(path))
+    assert again.returncode == 0 and again.stdout == ""
+    assert path.read_text() == result.stdout
+
+
+def test_cli_csv_defaults_to_a_thousand_points_with_other_variables_from_at():
+    result = tapecli_plot("x*y + z", "--over", "x=0:1", "--at", "y=2,z=-1", "--format", "csv")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 + 1000 and lines[0] == "x,f,df/dx"
+    assert lines[-1] == "1.0,1.0,2.0"
+
+
+def test_cli_writes_a_png_with_the_curves_colours(tmp_path):
+    path = tmp_path / "plot.png"
+    result = tapecli_plot("sin(x)*exp(-x/4)", "--over", "x=-6:6", "--order", "2",
+                          "--output", str(path))
+    assert result.returncode == 0 and result.stdout == ""
+    # matplotlib may log about its font cache on a first run; tapecli says nothing
+    assert "tapecli:" not in result.stderr
+    with Image.open(path) as image:
+        assert image.size == (1200, 750)
+        colours = {tuple(p) for p in np.asarray(image.convert("RGB")).reshape(-1, 3)}
+    assert {(31, 119, 180), (255, 127, 14), (44, 160, 44)} <= colours
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {}])
+def test_cli_draws_plain_text_as_wide_as_columns_when_piped_or_without_colour(env):
+    result = tapecli_plot("sin(x)*exp(-x/4)", "--over", "x=-6:6", "--order", "2",
+                          env={"COLUMNS": "80", "LINES": "24", **env})
+    assert result.returncode == 0 and result.stderr == ""
+    rows = result.stdout.splitlines()
+    assert max(map(len, rows)) == 80 and len(rows) == 6 + 16
+    assert result.stdout.isascii() and rows[0].strip() == "sin(x)*exp(-x/4)"
+    assert rows[-1].split() == ["++", "f", "xx", "df/dx", "oo", "d2f/dx2"]
+
+
+def test_cli_warns_once_about_gaps_and_still_succeeds():
+    result = tapecli_plot("1/x", "--over", "x=-1:1", "--points", "201", "--format", "csv")
+    assert result.returncode == 0
+    assert result.stderr == ("tapecli: warning: not finite (nan or inf), left as gaps: "
+                             "f at 1 of 201 points, df/dx at 1 of 201 points\n")
+    assert "0.0,inf,-inf" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["x**2"], "plot needs a range: give --over NAME=A:B"),
+    (["x**2", "--over", "x=3:3"], "--over x=3:3: the range is empty (A must be less than B)"),
+    (["x**2", "--over", "x=3:-3"], "--over x=3:-3: the range is empty"),
+    (["x*y", "--over", "x=0:1"], "y has no value: plot varies x only; fix the others with "
+                                 "--at y=VALUE"),
+    (["x**2", "--over", "x=0:1", "--output", "plot.gif"],
+     "--output plot.gif: .gif is not a picture or CSV file"),
+    (["x**2", "--over", "x=0:1", "--format", "json"], "--format json: plot draws"),
+    (["x**2", "--over", "x=0:1", "--order", "-1"], "--order -1: the order is 0"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(args, message):
+    result = tapecli_plot(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"tapecli: error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_cli_an_expression_that_does_not_parse_shows_the_caret_as_every_command_does():
+    result = tapecli_plot("x**", "--over", "x=0:1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[:3] == [
+        "tapecli: error: unexpected end of expression (column 4)", "  x**", "     ^"]
+
+
+def test_cli_without_the_extra_names_the_install_command(monkeypatch, capsys):
+    from tapecli import cli
+
+    monkeypatch.setitem(sys.modules, "uniplot", None)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["plot", "x**2", "--over", "x=0:1"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == ("tapecli: error: plotting needs uniplot, which is not "
+                                       'installed: pip install "tapecli[plot]"\n')
