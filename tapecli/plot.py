@@ -19,7 +19,6 @@ from typing import TextIO
 import numpy as np
 
 from . import derivatives
-from .commands import derivative_name
 from .errors import TapecliError, UsageError
 from .expression import Expression, check_variable_name
 from .output import number
@@ -79,6 +78,15 @@ def curve_label(variable: str, order: int) -> str:
     return f"d{order}f/d{variable}{order}"
 
 
+def column_name(variable: str, order: int) -> str:
+    """The CSV column of a curve: `f`, `df/dx`, `d2f/dxdx`, ... as every command
+    names a derivative (commands.derivative_name; imported from here, commands,
+    whose plot row calls this module, would make an import cycle)."""
+    if order == 0:
+        return "f"
+    return ("d" if order == 1 else f"d{order}") + "f/" + f"d{variable}" * order
+
+
 @dataclass(frozen=True)
 class Samples:
     """f and its first `order` derivatives by `variable` on the grid `x`.
@@ -100,9 +108,7 @@ class Samples:
         return [curve_label(self.variable, k) for k in range(len(self.curves))]
 
     def column_names(self) -> list[str]:
-        # named as diff and every command names a result: f, df/dx, d2f/dxdx, ...
-        return [self.variable] + [derivative_name(k, "f", [self.variable] * k)
-                                  for k in range(len(self.curves))]
+        return [self.variable] + [column_name(self.variable, k) for k in range(len(self.curves))]
 
     def subtitle(self) -> str:
         """The other variables' values, `y = 2.0, z = -1.0` (empty if there are none)."""

@@ -104,6 +104,13 @@ def test_each_order_is_one_batch_evaluation_through_the_drivers(monkeypatch):
                      (("x", "x", "x"), (100,))]
 
 
+def test_column_names_are_the_command_tables_derivative_names():
+    from tapecli.commands import derivative_name
+
+    for k in range(7):
+        assert plot.column_name("x", k) == derivative_name(k, "f", ["x"] * k)
+
+
 def test_curves_are_named_as_diff_names_them_in_csv_and_compactly_in_the_legend():
     samples = plot.sample(tapecli.parse("t**4"), "t", 0.0, 1.0, 3, 3)
     assert samples.column_names() == ["t", "f", "df/dt", "d2f/dtdt", "d3f/dtdtdt"]
