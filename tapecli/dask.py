@@ -1,0 +1,117 @@
+"""tapecli on a dask DataFrame: derivatives of every row, lazily, partition by partition.
+
+`gradient(ddf, "x*y")` returns a dask DataFrame with the columns of the CSV
+output of CLI.md (`f`, `df/dx`, `df/dy`), one result row per input row, on the
+input's partitions and index, built with `map_partitions` and a `meta` that
+names every column. Nothing runs until the user computes it, so it composes
+with `.to_parquet`, `.persist` and joins on the index.
+
+A job travels to the workers as its spec (command, expression texts, wrt,
+order), a few hundred bytes, and `job_of` rebuilds it at most once per worker
+process: the plan cache is keyed by the expression object, so every partition
+a worker evaluates after its first reuses the compiled plan. The numbers are
+those of the single-machine batch, bit for bit: the same Job, the same plans.
+
+This module and tapecli.dask_batch are the only ones that import dask;
+`import tapecli` never loads them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .jobs import Job
+from .parser import parse
+
+# (command, expression texts, wrt or None, order or None): what a worker needs
+# to rebuild a Job, and cheap to pickle.
+JobSpec = tuple[str, tuple[str, ...], "tuple[str, ...] | None", "int | None"]
+
+
+def spec_of(command: str, texts: Sequence[str], wrt: Sequence[str] | None = None,
+            order: int | None = None) -> JobSpec:
+    """A job's spec, checked here (parse errors, bad --wrt) before any worker sees it."""
+    spec = (command, tuple(texts), tuple(wrt) if wrt else None, order)
+    job_of(spec)
+    return spec
+
+
+@functools.lru_cache(maxsize=64)
+def job_of(spec: JobSpec) -> Job:
+    """The Job of `spec`, built once per process (its plans then compile once)."""
+    command, texts, wrt, order = spec
+    return Job.create(command, [parse(text) for text in texts], wrt, order)
+
+
+# -- the DataFrame API ------------------------------------------------------------
+
+def value(ddf: dd.DataFrame, text: str) -> dd.DataFrame:
+    """Column `f`: the value of `text` at every row of `ddf`."""
+    return _apply(ddf, spec_of("eval", [text]))
+
+
+def gradient(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None) -> dd.DataFrame:
+    """Columns `f`, `df/dx`, ... (one per `wrt` name, default every variable)."""
+    return _apply(ddf, spec_of("grad", [text], wrt))
+
+
+def hessian(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None) -> dd.DataFrame:
+    """Columns `f`, the gradient, then the Hessian row by row (`d2f/dxdy`, ...)."""
+    return _apply(ddf, spec_of("hessian", [text], wrt))
+
+
+def derivative(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None,
+               order: int | None = None) -> dd.DataFrame:
+    """Columns `f` and one partial derivative: `wrt` is the sequence of
+    differentiations (`["x", "x", "y"]` is d3f/dxdxdy); `order` repeats one name."""
+    return _apply(ddf, spec_of("diff", [text], wrt, order))
+
+
+def jacobian(ddf: dd.DataFrame, texts: Sequence[str],
+             wrt: Sequence[str] | None = None) -> dd.DataFrame:
+    """Columns `f1`, `f2`, ..., then `df1/dx`, `df1/dy`, `df2/dx`, ..."""
+    if isinstance(texts, str):
+        texts = [texts]
+    return _apply(ddf, spec_of("jacobian", texts, wrt))
+
+
+def _apply(ddf: dd.DataFrame, spec: JobSpec) -> dd.DataFrame:
+    job = job_of(spec)
+    _check_columns(ddf, job.inputs)
+    meta = pd.DataFrame({name: np.empty(0, np.float64) for name in job.column_names()},
+                        index=ddf._meta.index)
+    return ddf.map_partitions(evaluate_frame, spec, meta=meta,
+                              token=f"tapecli-{spec[0]}")
+
+
+def _check_columns(ddf: dd.DataFrame, variables: Sequence[str]) -> None:
+    columns = list(ddf.columns)
+    missing = [v for v in variables if v not in columns]
+    if missing:
+        noun = "column" if len(missing) == 1 else "columns"
+        raise DataError(f"no {noun} named {', '.join(missing)} in the dask DataFrame "
+                        f"(its columns: {', '.join(map(str, columns))})")
+    for v in variables:
+        dtype = ddf.dtypes[v]
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise DataError(f"column {v!r} holds {dtype} values, not numbers")
+
+
+def evaluate_frame(frame: pd.DataFrame, spec: JobSpec) -> pd.DataFrame:
+    """One partition's results (on a worker): float64 columns on the partition's index."""
+    job = job_of(spec)
+    count = len(frame)
+    # Missing values (NaN, pandas' NA) are nan, as pandas users expect.
+    point = {v: frame[v].to_numpy(dtype=np.float64, na_value=np.nan) for v in job.inputs}
+    with np.errstate(all="ignore"):  # IEEE results, as the batch gives them
+        result = job.compute(point)
+    if not job.inputs:  # a constant expression: its value on every row
+        result = {k: np.broadcast_to(v, (count, *np.shape(v))) for k, v in result.items()}
+    columns = (np.array(c, dtype=np.float64) for c in job.columns(result))
+    return pd.DataFrame(dict(zip(job.column_names(), columns)), index=frame.index)
