@@ -200,6 +200,9 @@ def _client(scheduler: str, workers: int | None):
     if scheduler == "local":
         with LocalCluster(n_workers=workers or _cores(), threads_per_worker=1, processes=True,
                           host="127.0.0.1", dashboard_address=None,
+                          # The scheduler's HTTP server (health, metrics) listens
+                          # anyway: on a free port, not on a taken 8787.
+                          scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                           silence_logs=logging.ERROR) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             yield client
