@@ -7,8 +7,8 @@ names every column. Nothing runs until the user computes it, so it composes
 with `.to_parquet`, `.persist` and joins on the index.
 
 A job travels to the workers as its spec (command, expression texts, wrt,
-order), a few hundred bytes, and `job_of` rebuilds it at most once per worker
-process: the plan cache is keyed by the expression object, so every partition
+order), a few hundred bytes, and `dask_batch.job_of` rebuilds it at most once
+per worker process: the plan cache is keyed by the expression object, so every partition
 a worker evaluates after its first reuses the compiled plan. The numbers are
 those of the single-machine batch, bit for bit: the same Job, the same plans.
 
@@ -18,36 +18,14 @@ This module and tapecli.dask_batch are the only ones that import dask;
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
+from .dask_batch import JobSpec, job_of, spec_of
 from .errors import DataError
-from .jobs import Job
-from .parser import parse
-
-# (command, expression texts, wrt or None, order or None): what a worker needs
-# to rebuild a Job, and cheap to pickle.
-JobSpec = tuple[str, tuple[str, ...], "tuple[str, ...] | None", "int | None"]
-
-
-def spec_of(command: str, texts: Sequence[str], wrt: Sequence[str] | None = None,
-            order: int | None = None) -> JobSpec:
-    """A job's spec, checked here (parse errors, bad --wrt) before any worker sees it."""
-    spec = (command, tuple(texts), tuple(wrt) if wrt else None, order)
-    job_of(spec)
-    return spec
-
-
-@functools.lru_cache(maxsize=64)
-def job_of(spec: JobSpec) -> Job:
-    """The Job of `spec`, built once per process (its plans then compile once)."""
-    command, texts, wrt, order = spec
-    return Job.create(command, [parse(text) for text in texts], wrt, order)
-
 
 # -- the DataFrame API ------------------------------------------------------------
 

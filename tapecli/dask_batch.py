@@ -12,7 +12,11 @@ part that looks finished is finished; the rows of a part that fails (a bad
 row, --strict) are not kept.
 
 Dask does the rest: a worker that dies is replaced (the nanny restarts it) and
-its parts rerun elsewhere. Only the spec of the job travels (tapecli.dask).
+its parts rerun elsewhere. Only the spec of a job travels (command, expression
+texts, wrt, order: a few hundred bytes); `job_of` rebuilds the Job once per
+worker process, so its plans compile once there. This module imports
+distributed only inside the functions that need it, so that a worker running a
+part loads neither pandas nor dask.dataframe; tapecli.dask builds on it.
 
 Paths with a protocol (`s3://bucket/points/`, `gs://...`) go through fsspec
 and need its filesystem package (s3fs, gcsfs); local paths use the OS directly.
@@ -21,6 +25,7 @@ and need its filesystem package (s3fs, gcsfs); local paths use the OS directly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import logging
 import os
@@ -31,6 +36,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .errors import DataError, TapecliError, UsageError
+from .jobs import Job
+from .parser import parse
 
 CONNECT_SECONDS = 5  # a scheduler that does not answer by then is reported, not waited on
 PART_EXTENSIONS = (".parquet", ".csv")
@@ -39,19 +46,40 @@ _ADDRESS = re.compile(r"tcp://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}")
 _GLOB = re.compile(r"[*?\[]")
 _PART = re.compile(r"part-\d{5}\.")
 
+# -- a job as it travels --------------------------------------------------------------
+
+# (command, expression texts, wrt or None, order or None): what a worker needs
+# to rebuild a Job, and cheap to pickle.
+JobSpec = tuple[str, tuple[str, ...], "tuple[str, ...] | None", "int | None"]
+
+
+def spec_of(command: str, texts: Sequence[str], wrt: Sequence[str] | None = None,
+            order: int | None = None) -> JobSpec:
+    """A job's spec, checked here (parse errors, bad --wrt) before any worker sees it."""
+    spec = (command, tuple(texts), tuple(wrt) if wrt else None, order)
+    job_of(spec)
+    return spec
+
+
+@functools.lru_cache(maxsize=64)
+def job_of(spec: JobSpec) -> Job:
+    """The Job of `spec`, built once per process (its plans then compile once)."""
+    command, texts, wrt, order = spec
+    return Job.create(command, [parse(text) for text in texts], wrt, order)
+
+
+# -- the run ----------------------------------------------------------------------------
 
 def run_dataset(spec, source: str, output: str, *, fmt: str | None = None,
                 keep_input: bool = False, strict: bool = False,
                 scheduler: str = "local", workers: int | None = None) -> None:
-    """Run the job of `spec` (tapecli.dask.spec_of) over every part of `source`
+    """Run the job of `spec` (spec_of) over every part of `source`
     on the Dask cluster `scheduler` ("local": worker processes on this machine,
     `workers` of them, default one per core; or "tcp://HOST:PORT"), writing one
     part per input part into the directory `output`. Raises UsageError for bad
     options, DataError for bad data (naming its part), TapecliError when the
     cluster fails."""
-    from . import dask as tapecli_dask  # the spec is checked on this side first
-
-    tapecli_dask.job_of(spec)
+    job_of(spec)  # checked on this side, before any worker sees it
     extension = part_extension(fmt)
     _check_scheduler(scheduler)
     parts = list_parts(source)
@@ -262,8 +290,7 @@ def run_part(spec, part: str, target: str, fmt: str, keep_input: bool,
              strict: bool) -> tuple[int, dict[str, int]]:
     """Evaluate the part file `part` into `target` (written whole, or not at all):
     the number of rows and the domain problems found. A DataError names the part."""
-    from . import batch, batch_input, batch_output
-    from .dask import job_of
+    from . import batch, batch_output
 
     job = job_of(spec)
     parquet_in = part.lower().endswith(".parquet")

@@ -259,8 +259,7 @@ def test_each_worker_builds_the_job_once_and_compiles_its_plan_once(client):
     from tapecli import derivatives
 
     def counts():
-        from tapecli import dask as td
-        return td.job_of.cache_info().misses, derivatives._driver.cache_info().misses
+        return dask_batch.job_of.cache_info().misses, derivatives._driver.cache_info().misses
 
     before = client.run(counts)
     frame = points(16 * 3000, 5, "xy")
@@ -281,12 +280,12 @@ def test_a_parquet_directory_gives_one_part_per_input_part_in_natural_order_bit_
     parts = write_parts(tmp_path / "in", frames)
     (tmp_path / "in" / "_SUCCESS").touch()  # markers and hidden files are not parts
     (tmp_path / "in" / ".points-0.parquet.crc").touch()
-    spec = tapecli_dask.spec_of("grad", [EXPRESSION])
+    spec = dask_batch.spec_of("grad", [EXPRESSION])
     dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler=cluster.scheduler_address)
     written = sorted(os.listdir(tmp_path / "out"))
     assert written == [f"part-{i:05d}.parquet" for i in range(len(frames))]
-    job = tapecli_dask.job_of(spec)
+    job = dask_batch.job_of(spec)
     for i, part in enumerate(parts):  # points-10 after points-9: natural order
         got = pq.read_table(tmp_path / "out" / f"part-{i:05d}.parquet")
         want = batch_of_one(job, part, tmp_path / f"single-{i}.parquet")
@@ -301,8 +300,8 @@ def test_csv_parts_with_csv_format_are_the_single_machine_text_byte_for_byte(
     for frame in frames:
         frame["name"] = [f'n,"{i}"' for i in range(len(frame))]
     parts = write_parts(tmp_path / "in", frames, kind="csv")
-    spec = tapecli_dask.spec_of("hessian", ["x**3*y - log(1+y**2)"])
-    job = tapecli_dask.job_of(spec)
+    spec = dask_batch.spec_of("hessian", ["x**3*y - log(1+y**2)"])
+    job = dask_batch.job_of(spec)
     for keep in (False, True):
         out = tmp_path / f"out-{keep}"
         dask_batch.run_dataset(spec, str(tmp_path / "in" / "points-*.csv"), str(out),
@@ -315,11 +314,11 @@ def test_csv_parts_with_csv_format_are_the_single_machine_text_byte_for_byte(
 
 def test_a_single_file_is_one_partition_and_jsonl_parts_are_possible(cluster, tmp_path):
     (part,) = write_parts(tmp_path, [points(3000, 30, "xy")])
-    spec = tapecli_dask.spec_of("jacobian", ["x*y", "x-y"])
+    spec = dask_batch.spec_of("jacobian", ["x*y", "x-y"])
     dask_batch.run_dataset(spec, str(part), str(tmp_path / "out"), fmt="jsonl",
                            scheduler=cluster.scheduler_address)
     assert os.listdir(tmp_path / "out") == ["part-00000.jsonl"]
-    want = batch_of_one(tapecli_dask.job_of(spec), part, tmp_path / "single.jsonl")
+    want = batch_of_one(dask_batch.job_of(spec), part, tmp_path / "single.jsonl")
     assert (tmp_path / "out" / "part-00000.jsonl").read_bytes() == want
 
 
@@ -331,7 +330,7 @@ def test_a_bad_row_names_its_part_file_and_line_and_leaves_no_finished_part(
     lines = bad.read_text().splitlines()
     lines[1500] = "0.5,oops"
     bad.write_text("\n".join(lines) + "\n")
-    spec = tapecli_dask.spec_of("grad", ["x*y"])
+    spec = dask_batch.spec_of("grad", ["x*y"])
     with pytest.raises(DataError) as error:
         dask_batch.run_dataset(spec, str(directory), str(tmp_path / "out"),
                                scheduler=cluster.scheduler_address)
@@ -343,7 +342,7 @@ def test_a_bad_row_names_its_part_file_and_line_and_leaves_no_finished_part(
 
 def test_a_missing_column_names_the_column_and_the_part(cluster, tmp_path):
     write_parts(tmp_path / "in", [points(10, 50, "xy"), points(10, 51, "xz")])
-    spec = tapecli_dask.spec_of("grad", ["x*y"])
+    spec = dask_batch.spec_of("grad", ["x*y"])
     with pytest.raises(DataError) as error:
         dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
                                scheduler=cluster.scheduler_address)
@@ -355,7 +354,7 @@ def test_strict_names_the_part_and_row_and_warnings_sum_over_parts(
         cluster, tmp_path, capsys):
     frames = [pd.DataFrame({"x": [1.0, -1.0, 2.0]}), pd.DataFrame({"x": [-2.0, 0.0, 3.0]})]
     write_parts(tmp_path / "in", frames)
-    spec = tapecli_dask.spec_of("eval", ["log(x)"])
+    spec = dask_batch.spec_of("eval", ["log(x)"])
     dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler=cluster.scheduler_address)
     warning = capsys.readouterr().err
@@ -372,7 +371,7 @@ def test_a_worker_killed_in_the_middle_of_a_run_is_replaced_and_the_output_is_wh
         cluster, client, tmp_path):
     frames = [points(120000, 60 + i, "xyz") for i in range(8)]
     parts = write_parts(tmp_path / "in", frames, kind="csv")
-    spec = tapecli_dask.spec_of("hessian", [EXPRESSION])
+    spec = dask_batch.spec_of("hessian", [EXPRESSION])
     out = tmp_path / "out"
     errors = []
 
@@ -410,7 +409,7 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line_error_within_seconds(tmp
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     start = time.monotonic()
     with pytest.raises(TapecliError) as error:
-        dask_batch.run_dataset(tapecli_dask.spec_of("grad", ["x"]), str(tmp_path / "in"),
+        dask_batch.run_dataset(dask_batch.spec_of("grad", ["x"]), str(tmp_path / "in"),
                                str(tmp_path / "out"), scheduler=address)
     assert time.monotonic() - start < dask_batch.CONNECT_SECONDS + 5
     assert error.value.exit_code == 1
@@ -421,7 +420,7 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line_error_within_seconds(tmp
 
 def test_bad_options_are_usage_errors(tmp_path):
     write_parts(tmp_path / "in", [points(10, 71, "x")])
-    spec = tapecli_dask.spec_of("grad", ["x"])
+    spec = dask_batch.spec_of("grad", ["x"])
     (tmp_path / "empty").mkdir()
     (tmp_path / "held").mkdir()
     (tmp_path / "held" / "part-00000.parquet").touch()
@@ -452,7 +451,7 @@ def test_a_progress_bar_goes_to_stderr_when_it_is_a_terminal(cluster, tmp_path, 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     write_parts(tmp_path / "in", [points(100, 80, "x"), points(100, 81, "x")])
-    dask_batch.run_dataset(tapecli_dask.spec_of("grad", ["x**2"]), str(tmp_path / "in"),
+    dask_batch.run_dataset(dask_batch.spec_of("grad", ["x**2"]), str(tmp_path / "in"),
                            str(tmp_path / "out"), scheduler=cluster.scheduler_address)
     assert "100% Completed" in terminal.getvalue()
     assert capsys.readouterr().out == ""
@@ -461,7 +460,7 @@ def test_a_progress_bar_goes_to_stderr_when_it_is_a_terminal(cluster, tmp_path, 
 def test_the_dask_cli_cluster_gives_the_same_numbers(dask_cli_cluster, tmp_path):
     frames = [points(5000, 90 + i, "xy") for i in range(4)]
     write_parts(tmp_path / "in", frames)
-    spec = tapecli_dask.spec_of("grad", ["atan2(y, x) * x**2"])
+    spec = dask_batch.spec_of("grad", ["atan2(y, x) * x**2"])
     dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler=dask_cli_cluster)
     for i, frame in enumerate(frames):
@@ -478,7 +477,7 @@ def test_the_dask_cli_cluster_gives_the_same_numbers(dask_cli_cluster, tmp_path)
 def test_scheduler_local_starts_and_stops_a_cluster_of_its_own(tmp_path):
     frames = [points(2000, 95 + i, "xy") for i in range(3)]
     write_parts(tmp_path / "in", frames)
-    spec = tapecli_dask.spec_of("diff", ["x**3*y"], ["x", "x", "y"])
+    spec = dask_batch.spec_of("diff", ["x**3*y"], ["x", "x", "y"])
     dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler="local", workers=2)
     for i, frame in enumerate(frames):
