@@ -9,7 +9,8 @@ every round) and as separate processes, start-up included:
 - dask:   the dataset batch with `--scheduler local` and WORKERS worker
           processes, `--input dataset/ --output out/` (one part per part)
 
-and prints the median wall time of each, rows per second and the ratio
+and prints the median wall time of each, rows per second, the peak RSS of the
+working process (the single process; the biggest Dask worker) and the ratio
 dask / single (target on two cores: at most 1.5). The files are removed.
 
     python benchmarks/dask.py                    # 1e7 rows, 8 parts, 3 rounds
@@ -40,11 +41,14 @@ EXPRESSION = "sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2)"
 TAPECLI = str(Path(sys.executable).parent / "tapecli")
 ROW_GROUP = 1 << 17
 
+# The worker processes are this script's children: once the cluster is closed,
+# RUSAGE_CHILDREN has the peak RSS of the biggest one.
 DATASET = """
-import sys
+import resource, sys
 from tapecli.dask_batch import run_dataset, spec_of
 run_dataset(spec_of("grad", [sys.argv[1]]), sys.argv[2], sys.argv[3],
             scheduler="local", workers=int(sys.argv[4]))
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
@@ -65,12 +69,21 @@ def write_points(directory: Path, rows: int, parts: int, seed: int = 0) -> tuple
     return single, dataset
 
 
-def timed(command: list[str], before=None) -> float:
-    if before is not None:
-        before()
+def timed(command: list[str], before) -> tuple[float, float]:
+    """Wall seconds of one run, and the peak RSS (MB) of the process that does the
+    work: the single process itself, or the biggest Dask worker (which it prints)."""
+    before()
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.stdout.close()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{command[:3]} failed with status {process.returncode}")
+    kilobytes = int(out.split()[-1]) if out.strip() else usage.ru_maxrss
+    return seconds, kilobytes / 1024
 
 
 def main() -> None:
@@ -87,16 +100,18 @@ def main() -> None:
         out_file, out_dir = work / "out.parquet", work / "out"
         contenders = {
             "single": ([TAPECLI, "grad", EXPRESSION, "--input", str(single),
-                        "--output", str(out_file)], lambda: None),
+                        "--output", str(out_file)], lambda: out_file.unlink(missing_ok=True)),
             "dask": ([sys.executable, "-c", DATASET, EXPRESSION, str(dataset), str(out_dir),
                       str(args.workers)], lambda: shutil.rmtree(out_dir, ignore_errors=True)),
         }
         times: dict[str, list[float]] = {name: [] for name in contenders}
+        peaks: dict[str, list[float]] = {name: [] for name in contenders}
         order = list(contenders)
         for _ in range(args.rounds):
             for name in order:
-                command, before = contenders[name]
-                times[name].append(timed(command, before))
+                seconds, peak = timed(*contenders[name])
+                times[name].append(seconds)
+                peaks[name].append(peak)
             order.reverse()
         check = pq.read_table(out_file)
         parts = [pq.read_table(p) for p in sorted(out_dir.glob("part-*.parquet"))]
@@ -106,12 +121,13 @@ def main() -> None:
 
     print(f"{rows:.0e} rows, grad of {EXPRESSION!r}, {args.parts} parts, "
           f"{args.workers} workers, {args.rounds} rounds, {os.cpu_count()} cores")
-    print(f"{'':8} {'median s':>9} {'rows/s':>12}  runs")
+    print(f"| {'':6} | median s | rows/s  | peak RSS MB | runs (s) |")
+    print("| --- | --: | --: | --: | --- |")
     medians = {}
     for name, runs in times.items():
         medians[name] = statistics.median(runs)
-        print(f"{name:8} {medians[name]:9.2f} {rows / medians[name]:12.3g}  "
-              + " ".join(f"{t:.2f}" for t in runs))
+        print(f"| {name:6} | {medians[name]:.2f} | {rows / medians[name]:.3g} | "
+              f"{max(peaks[name]):.0f} | " + " ".join(f"{t:.2f}" for t in runs) + " |")
     print(f"ratio dask/single: {medians['dask'] / medians['single']:.2f} (target <= 1.5); "
           f"outputs identical: {same}")
 
