@@ -83,8 +83,9 @@ def run_dataset(spec, source: str, output: str, *, fmt: str | None = None,
     extension = part_extension(fmt)
     _check_scheduler(scheduler)
     parts = list_parts(source)
-    targets = _prepare_output(output, len(parts), extension, source)
+    targets = _check_output(output, len(parts), extension, source)
     with _client(scheduler, workers) as client:
+        _make_output(output)  # only once the cluster answers
         run = uuid.uuid4().hex[:8]
         futures = [client.submit(run_part, spec, part, target, extension[1:], keep_input,
                                  strict, key=f"tapecli-part-{run}-{i:05d}", pure=False)
@@ -181,13 +182,12 @@ def _remote_names(source: str) -> tuple[list[str], bool]:
 
 # -- the output directory -----------------------------------------------------------
 
-def _prepare_output(output: str, count: int, extension: str, source: str) -> list[str]:
-    """Create `output` if needed and return the path of each part. A directory that
-    already holds parts is refused: mixing two runs' parts would look like one."""
+def _check_output(output: str, count: int, extension: str, source: str) -> list[str]:
+    """The path of each output part. A directory that already holds parts is
+    refused: mixing two runs' parts would look like one. Nothing is created yet."""
     if _is_remote(output):
         fs, path = _filesystem(output)
-        fs.makedirs(path, exist_ok=True)
-        held = [p for p in fs.ls(path, detail=False) if _PART.match(p.rsplit("/", 1)[-1])]
+        held = [p.rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)] if fs.isdir(path) else []
         base = output.rstrip("/")
     else:
         if os.path.exists(output) and not os.path.isdir(output):
@@ -196,16 +196,24 @@ def _prepare_output(output: str, count: int, extension: str, source: str) -> lis
         if not _is_remote(source) and os.path.isdir(source) and os.path.isdir(output) \
                 and os.path.samefile(source, output):
             raise UsageError(f"--output {output} is the input directory")
-        try:
-            os.makedirs(output, exist_ok=True)
-        except OSError as e:
-            raise UsageError(f"--output {output}: {e.strerror or e}") from None
-        held = [n for n in os.listdir(output) if _PART.match(n)]
+        held = os.listdir(output) if os.path.isdir(output) else []
         base = output
+    held = sorted(n for n in held if _PART.match(n))
     if held:
-        raise UsageError(f"--output {output} already holds parts ({sorted(held)[0]}, ...): "
+        raise UsageError(f"--output {output} already holds parts ({held[0]}, ...): "
                          "remove them or choose another directory")
     return [f"{base}/part-{i:05d}{extension}" for i in range(count)]
+
+
+def _make_output(output: str) -> None:
+    try:
+        if _is_remote(output):
+            fs, path = _filesystem(output)
+            fs.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(output, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--output {output}: {e.strerror or e}") from None
 
 
 def _remove_leftovers(output: str) -> None:
@@ -237,9 +245,10 @@ def _client(scheduler: str, workers: int | None):
         return
     try:
         client = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
-    except (OSError, TimeoutError) as e:
-        raise TapecliError(f"cannot reach the Dask scheduler at {scheduler} "
-                           f"(no answer within {CONNECT_SECONDS} s: {_first_line(e)})") from None
+    except OSError as e:  # TimeoutError is one
+        timed_out = isinstance(e, TimeoutError) or "Timed out" in str(e)
+        why = f"no answer within {CONNECT_SECONDS} s" if timed_out else _first_line(e)
+        raise TapecliError(f"cannot reach the Dask scheduler at {scheduler}: {why}") from None
     with client:
         yield client
 
