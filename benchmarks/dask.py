@@ -10,7 +10,7 @@ every round) and as separate processes, start-up included:
           processes, `--input dataset/ --output out/` (one part per part)
 
 and prints the median wall time of each, rows per second, the peak RSS of the
-working process (the single process; the biggest Dask worker) and the ratio
+biggest process (the single process; the client or a Dask worker) and the ratio
 dask / single (target on two cores: at most 1.5). The files are removed.
 
     python benchmarks/dask.py                    # 1e7 rows, 8 parts, 3 rounds
@@ -20,6 +20,7 @@ dask / single (target on two cores: at most 1.5). The files are removed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -41,14 +42,11 @@ EXPRESSION = "sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2)"
 TAPECLI = str(Path(sys.executable).parent / "tapecli")
 ROW_GROUP = 1 << 17
 
-# The worker processes are this script's children: once the cluster is closed,
-# RUSAGE_CHILDREN has the peak RSS of the biggest one.
 DATASET = """
-import resource, sys
+import sys
 from tapecli.dask_batch import run_dataset, spec_of
 run_dataset(spec_of("grad", [sys.argv[1]]), sys.argv[2], sys.argv[3],
             scheduler="local", workers=int(sys.argv[4]))
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
@@ -70,20 +68,26 @@ def write_points(directory: Path, rows: int, parts: int, seed: int = 0) -> tuple
 
 
 def timed(command: list[str], before) -> tuple[float, float]:
-    """Wall seconds of one run, and the peak RSS (MB) of the process that does the
-    work: the single process itself, or the biggest Dask worker (which it prints)."""
+    """Wall seconds of one run, and the peak RSS (MB) of its biggest process (the
+    single process; the client or a Dask worker), sampled every 20 ms. (ru_maxrss
+    cannot tell: a child's counts its parent's RSS at the fork.)"""
+    import psutil  # installed with distributed
+
     before()
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    root = psutil.Process(process.pid)
+    peak = 0
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            for p in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    peak = max(peak, p.memory_info().rss)
+        time.sleep(0.02)
     seconds = time.perf_counter() - start
-    process.stdout.close()
-    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{command[:3]} failed with status {process.returncode}")
-    kilobytes = int(out.split()[-1]) if out.strip() else usage.ru_maxrss
-    return seconds, kilobytes / 1024
+    return seconds, peak / 2**20
 
 
 def main() -> None:

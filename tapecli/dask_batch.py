@@ -299,8 +299,12 @@ def run_part(spec, part: str, target: str, fmt: str, keep_input: bool,
              strict: bool) -> tuple[int, dict[str, int]]:
     """Evaluate the part file `part` into `target` (written whole, or not at all):
     the number of rows and the domain problems found. A DataError names the part."""
+    import pyarrow as pa
+
     from . import batch, batch_output
 
+    # As in the single-machine batch: the system allocator hands freed blocks back.
+    pa.set_memory_pool(pa.system_memory_pool())
     job = job_of(spec)
     parquet_in = part.lower().endswith(".parquet")
     echo = None

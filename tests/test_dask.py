@@ -367,6 +367,27 @@ def test_strict_names_the_part_and_row_and_warnings_sum_over_parts(
     assert os.listdir(tmp_path / "strict") == []
 
 
+def test_a_workers_memory_stays_flat_however_big_its_part(tmp_path):
+    # Each size in a fresh process (as a fresh worker): its peak RSS after one part,
+    # VmHWM of its own memory (ru_maxrss would count this process's RSS at the fork).
+    code = """
+import re, sys
+from tapecli import dask_batch
+spec = dask_batch.spec_of("grad", [sys.argv[2]])
+dask_batch.run_part(spec, sys.argv[1], sys.argv[1] + ".out.parquet", "parquet", False, False)
+with open("/proc/self/status") as status:
+    print(re.search(r"VmHWM:\\s*(\\d+) kB", status.read()).group(1))
+"""
+    peaks = []
+    for rows in (400_000, 3_200_000):  # the big part is 77 MB more of x, y, z
+        (part,) = write_parts(tmp_path / str(rows), [points(rows, 1, "xyz")],
+                              row_group=1 << 17)
+        result = subprocess.run([sys.executable, "-c", code, str(part), EXPRESSION],
+                                capture_output=True, text=True, timeout=120, check=True)
+        peaks.append(int(result.stdout.split()[-1]) / 1024)
+    assert peaks[1] - peaks[0] < 25, peaks
+
+
 def test_a_worker_killed_in_the_middle_of_a_run_is_replaced_and_the_output_is_whole(
         cluster, client, tmp_path):
     frames = [points(120000, 60 + i, "xyz") for i in range(8)]
