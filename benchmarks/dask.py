@@ -44,8 +44,10 @@ ROW_GROUP = 1 << 17
 
 DATASET = """
 import sys
-from tapecli.dask_batch import run_dataset, spec_of
-run_dataset(spec_of("grad", [sys.argv[1]]), sys.argv[2], sys.argv[3],
+from tapecli.dask_batch import run_dataset
+from tapecli.jobs import Job
+from tapecli.parser import parse
+run_dataset(Job.create("grad", [parse(sys.argv[1])]), sys.argv[2], sys.argv[3],
             scheduler="local", workers=int(sys.argv[4]))
 """
 

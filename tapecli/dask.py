@@ -6,10 +6,9 @@ input's partitions and index, built with `map_partitions` and a `meta` that
 names every column. Nothing runs until the user computes it, so it composes
 with `.to_parquet`, `.persist` and joins on the index.
 
-A job travels to the workers as its spec (command, expression texts, wrt,
-order), a few hundred bytes, and `dask_batch.job_of` rebuilds it at most once
-per worker process: the plan cache is keyed by the expression object, so every partition
-a worker evaluates after its first reuses the compiled plan. The numbers are
+The Job travels to the workers as its texts, wrt and order (a few hundred
+bytes; tapecli.jobs) and unpickles through the parser's cache, so every
+partition a worker evaluates after its first reuses the compiled plan. The numbers are
 those of the single-machine batch, bit for bit: the same Job, the same plans.
 
 This module and tapecli.dask_batch are the only ones that import dask;
@@ -24,31 +23,39 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from .dask_batch import JobSpec, job_of, spec_of
 from .errors import DataError
+from .jobs import Job
+from .parser import parse
+
+
+def _job(command: str, texts: Sequence[str], wrt: Sequence[str] | None = None,
+         order: int | None = None) -> Job:
+    return Job.create(command, [parse(text) for text in texts], wrt, order)
 
 # -- the DataFrame API ------------------------------------------------------------
 
 def value(ddf: dd.DataFrame, text: str) -> dd.DataFrame:
     """Column `f`: the value of `text` at every row of `ddf`."""
-    return _apply(ddf, spec_of("eval", [text]))
+    return _apply(ddf, _job("eval", [text]))
 
 
 def gradient(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None) -> dd.DataFrame:
     """Columns `f`, `df/dx`, ... (one per `wrt` name, default every variable)."""
-    return _apply(ddf, spec_of("grad", [text], wrt))
+    return _apply(ddf, _job("grad", [text], wrt))
 
 
-def hessian(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None) -> dd.DataFrame:
-    """Columns `f`, the gradient, then the Hessian row by row (`d2f/dxdy`, ...)."""
-    return _apply(ddf, spec_of("hessian", [text], wrt))
+def hessian(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None,
+            order: int | None = None) -> dd.DataFrame:
+    """Columns `f`, the gradient, then the Hessian row by row (`d2f/dxdy`, ...), and
+    with `order` K the derivative tensors of orders 3 to K (`d3f/dxdxdy`, ...)."""
+    return _apply(ddf, _job("hessian", [text], wrt, order))
 
 
 def derivative(ddf: dd.DataFrame, text: str, wrt: Sequence[str] | None = None,
                order: int | None = None) -> dd.DataFrame:
     """Columns `f` and one partial derivative: `wrt` is the sequence of
     differentiations (`["x", "x", "y"]` is d3f/dxdxdy); `order` repeats one name."""
-    return _apply(ddf, spec_of("diff", [text], wrt, order))
+    return _apply(ddf, _job("diff", [text], wrt, order))
 
 
 def jacobian(ddf: dd.DataFrame, texts: Sequence[str],
@@ -56,16 +63,15 @@ def jacobian(ddf: dd.DataFrame, texts: Sequence[str],
     """Columns `f1`, `f2`, ..., then `df1/dx`, `df1/dy`, `df2/dx`, ..."""
     if isinstance(texts, str):
         texts = [texts]
-    return _apply(ddf, spec_of("jacobian", texts, wrt))
+    return _apply(ddf, _job("jacobian", texts, wrt))
 
 
-def _apply(ddf: dd.DataFrame, spec: JobSpec) -> dd.DataFrame:
-    job = job_of(spec)
+def _apply(ddf: dd.DataFrame, job: Job) -> dd.DataFrame:
     _check_columns(ddf, job.inputs)
     meta = pd.DataFrame({name: np.empty(0, np.float64) for name in job.column_names()},
                         index=ddf._meta.index)
-    return ddf.map_partitions(evaluate_frame, spec, meta=meta,
-                              token=f"tapecli-{spec[0]}")
+    return ddf.map_partitions(evaluate_frame, job, meta=meta,
+                              token=f"tapecli-{job.command.name}")
 
 
 def _check_columns(ddf: dd.DataFrame, variables: Sequence[str]) -> None:
@@ -81,9 +87,8 @@ def _check_columns(ddf: dd.DataFrame, variables: Sequence[str]) -> None:
             raise DataError(f"column {v!r} holds {dtype} values, not numbers")
 
 
-def evaluate_frame(frame: pd.DataFrame, spec: JobSpec) -> pd.DataFrame:
+def evaluate_frame(frame: pd.DataFrame, job: Job) -> pd.DataFrame:
     """One partition's results (on a worker): float64 columns on the partition's index."""
-    job = job_of(spec)
     count = len(frame)
     # Missing values (NaN, pandas' NA) are nan, as pandas users expect.
     point = {v: frame[v].to_numpy(dtype=np.float64, na_value=np.nan) for v in job.inputs}

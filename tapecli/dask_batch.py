@@ -12,9 +12,9 @@ part that looks finished is finished; the rows of a part that fails (a bad
 row, --strict) are not kept.
 
 Dask does the rest: a worker that dies is replaced (the nanny restarts it) and
-its parts rerun elsewhere. Only the spec of a job travels (command, expression
-texts, wrt, order: a few hundred bytes); `job_of` rebuilds the Job once per
-worker process, so its plans compile once there. This module imports
+its parts rerun elsewhere. A Job travels as its texts, wrt and order (a few
+hundred bytes, tapecli.jobs) and unpickles through the parser's cache, so a
+worker compiles its plans once for all its parts. This module imports
 distributed only inside the functions that need it, so that a worker running a
 part loads neither pandas nor dask.dataframe; tapecli.dask builds on it.
 
@@ -25,7 +25,6 @@ and need its filesystem package (s3fs, gcsfs); local paths use the OS directly.
 from __future__ import annotations
 
 import contextlib
-import functools
 import glob
 import logging
 import os
@@ -36,8 +35,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .errors import DataError, TapecliError, UsageError
-from .jobs import Job
-from .parser import parse
 
 CONNECT_SECONDS = 5  # a scheduler that does not answer by then is reported, not waited on
 PART_EXTENSIONS = (".parquet", ".csv")
@@ -46,40 +43,17 @@ _ADDRESS = re.compile(r"tcp://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}")
 _GLOB = re.compile(r"[*?\[]")
 _PART = re.compile(r"part-\d{5}\.")
 
-# -- a job as it travels --------------------------------------------------------------
-
-# (command, expression texts, wrt or None, order or None): what a worker needs
-# to rebuild a Job, and cheap to pickle.
-JobSpec = tuple[str, tuple[str, ...], "tuple[str, ...] | None", "int | None"]
-
-
-def spec_of(command: str, texts: Sequence[str], wrt: Sequence[str] | None = None,
-            order: int | None = None) -> JobSpec:
-    """A job's spec, checked here (parse errors, bad --wrt) before any worker sees it."""
-    spec = (command, tuple(texts), tuple(wrt) if wrt else None, order)
-    job_of(spec)
-    return spec
-
-
-@functools.lru_cache(maxsize=64)
-def job_of(spec: JobSpec) -> Job:
-    """The Job of `spec`, built once per process (its plans then compile once)."""
-    command, texts, wrt, order = spec
-    return Job.create(command, [parse(text) for text in texts], wrt, order)
-
-
 # -- the run ----------------------------------------------------------------------------
 
-def run_dataset(spec, source: str, output: str, *, fmt: str | None = None,
+def run_dataset(job, source: str, output: str, *, fmt: str | None = None,
                 keep_input: bool = False, strict: bool = False,
                 scheduler: str = "local", workers: int | None = None) -> None:
-    """Run the job of `spec` (spec_of) over every part of `source`
+    """Run `job` (a tapecli.jobs.Job) over every part of `source`
     on the Dask cluster `scheduler` ("local": worker processes on this machine,
     `workers` of them, default one per core; or "tcp://HOST:PORT"), writing one
     part per input part into the directory `output`. Raises UsageError for bad
     options, DataError for bad data (naming its part), TapecliError when the
     cluster fails."""
-    job_of(spec)  # checked on this side, before any worker sees it
     extension = part_extension(fmt)
     _check_scheduler(scheduler)
     parts = list_parts(source)
@@ -87,7 +61,7 @@ def run_dataset(spec, source: str, output: str, *, fmt: str | None = None,
     with _client(scheduler, workers) as client:
         _make_output(output)  # only once the cluster answers
         run = uuid.uuid4().hex[:8]
-        futures = [client.submit(run_part, spec, part, target, extension[1:], keep_input,
+        futures = [client.submit(run_part, job, part, target, extension[1:], keep_input,
                                  strict, key=f"tapecli-part-{run}-{i:05d}", pure=False)
                    for i, (part, target) in enumerate(zip(parts, targets))]
         if _is_terminal(sys.stderr):
@@ -306,7 +280,7 @@ def dask_setup(worker) -> None:
     from . import batch, batch_output  # noqa: F401
 
 
-def run_part(spec, part: str, target: str, fmt: str, keep_input: bool,
+def run_part(job, part: str, target: str, fmt: str, keep_input: bool,
              strict: bool) -> tuple[int, dict[str, int]]:
     """Evaluate the part file `part` into `target` (written whole, or not at all):
     the number of rows and the domain problems found. A DataError names the part."""
@@ -316,7 +290,6 @@ def run_part(spec, part: str, target: str, fmt: str, keep_input: bool,
 
     # As in the single-machine batch: the system allocator hands freed blocks back.
     pa.set_memory_pool(pa.system_memory_pool())
-    job = job_of(spec)
     parquet_in = part.lower().endswith(".parquet")
     echo = None
     if keep_input:

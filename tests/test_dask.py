@@ -61,9 +61,13 @@ def assert_same_numbers(got: pd.DataFrame | pa.Table, want: dict[str, np.ndarray
         assert np.array_equal(values, column, equal_nan=True), name
 
 
+def make_job(command: str, texts, wrt=None, order=None) -> Job:
+    return Job.create(command, [tapecli.parse(t) for t in texts], wrt, order)
+
+
 def single_machine(command: str, texts, frame: pd.DataFrame, wrt=None, order=None) -> dict:
     """The Job's columns on the whole frame at once, in this process."""
-    job = Job.create(command, [tapecli.parse(t) for t in texts], wrt, order)
+    job = make_job(command, texts, wrt, order)
     with np.errstate(all="ignore"):
         result = job.compute({v: frame[v].to_numpy() for v in job.inputs})
     return dict(zip(job.column_names(), job.columns(result)))
@@ -255,20 +259,19 @@ def test_api_errors_are_raised_when_the_frame_is_built_and_name_the_column():
         tapecli_dask.derivative(ddf, "x", ["x"], order=0)
 
 
-def test_each_worker_builds_the_job_once_and_compiles_its_plan_once(client):
+def test_each_worker_compiles_the_plan_once_for_all_its_partitions(client):
     from tapecli import derivatives
 
-    def counts():
-        return dask_batch.job_of.cache_info().misses, derivatives._driver.cache_info().misses
+    def counts():  # a driver holds the compiled plans of its expressions
+        return derivatives._driver.cache_info().misses
 
     before = client.run(counts)
     frame = points(16 * 3000, 5, "xy")
     result = tapecli_dask.gradient(dd.from_pandas(frame, npartitions=16), "x*y + cos(x*y)")
     assert_same_numbers(result.compute(), single_machine("grad", ["x*y + cos(x*y)"], frame))
     after = client.run(counts)
-    for worker, (jobs, plans) in after.items():
-        assert jobs - before[worker][0] <= 1
-        assert plans - before[worker][1] <= 1
+    for worker, plans in after.items():
+        assert plans - before[worker] <= 1
 
 
 # -- the dataset batch ----------------------------------------------------------------
@@ -280,12 +283,11 @@ def test_a_parquet_directory_gives_one_part_per_input_part_in_natural_order_bit_
     parts = write_parts(tmp_path / "in", frames)
     (tmp_path / "in" / "_SUCCESS").touch()  # markers and hidden files are not parts
     (tmp_path / "in" / ".points-0.parquet.crc").touch()
-    spec = dask_batch.spec_of("grad", [EXPRESSION])
-    dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
+    job = make_job("grad", [EXPRESSION])
+    dask_batch.run_dataset(job, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler=cluster.scheduler_address)
     written = sorted(os.listdir(tmp_path / "out"))
     assert written == [f"part-{i:05d}.parquet" for i in range(len(frames))]
-    job = dask_batch.job_of(spec)
     for i, part in enumerate(parts):  # points-10 after points-9: natural order
         got = pq.read_table(tmp_path / "out" / f"part-{i:05d}.parquet")
         want = batch_of_one(job, part, tmp_path / f"single-{i}.parquet")
@@ -300,11 +302,10 @@ def test_csv_parts_with_csv_format_are_the_single_machine_text_byte_for_byte(
     for frame in frames:
         frame["name"] = [f'n,"{i}"' for i in range(len(frame))]
     parts = write_parts(tmp_path / "in", frames, kind="csv")
-    spec = dask_batch.spec_of("hessian", ["x**3*y - log(1+y**2)"])
-    job = dask_batch.job_of(spec)
+    job = make_job("hessian", ["x**3*y - log(1+y**2)"])
     for keep in (False, True):
         out = tmp_path / f"out-{keep}"
-        dask_batch.run_dataset(spec, str(tmp_path / "in" / "points-*.csv"), str(out),
+        dask_batch.run_dataset(job, str(tmp_path / "in" / "points-*.csv"), str(out),
                                fmt="csv", keep_input=keep, scheduler=cluster.scheduler_address)
         assert sorted(os.listdir(out)) == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
         for i, part in enumerate(parts):
@@ -314,11 +315,11 @@ def test_csv_parts_with_csv_format_are_the_single_machine_text_byte_for_byte(
 
 def test_a_single_file_is_one_partition_and_jsonl_parts_are_possible(cluster, tmp_path):
     (part,) = write_parts(tmp_path, [points(3000, 30, "xy")])
-    spec = dask_batch.spec_of("jacobian", ["x*y", "x-y"])
-    dask_batch.run_dataset(spec, str(part), str(tmp_path / "out"), fmt="jsonl",
+    job = make_job("jacobian", ["x*y", "x-y"])
+    dask_batch.run_dataset(job, str(part), str(tmp_path / "out"), fmt="jsonl",
                            scheduler=cluster.scheduler_address)
     assert os.listdir(tmp_path / "out") == ["part-00000.jsonl"]
-    want = batch_of_one(dask_batch.job_of(spec), part, tmp_path / "single.jsonl")
+    want = batch_of_one(job, part, tmp_path / "single.jsonl")
     assert (tmp_path / "out" / "part-00000.jsonl").read_bytes() == want
 
 
@@ -330,9 +331,9 @@ def test_a_bad_row_names_its_part_file_and_line_and_leaves_no_finished_part(
     lines = bad.read_text().splitlines()
     lines[1500] = "0.5,oops"
     bad.write_text("\n".join(lines) + "\n")
-    spec = dask_batch.spec_of("grad", ["x*y"])
+    job = make_job("grad", ["x*y"])
     with pytest.raises(DataError) as error:
-        dask_batch.run_dataset(spec, str(directory), str(tmp_path / "out"),
+        dask_batch.run_dataset(job, str(directory), str(tmp_path / "out"),
                                scheduler=cluster.scheduler_address)
     assert str(error.value) == (f"{bad}: line 1501, column 2 (y): 'oops' is not a number")
     left = os.listdir(tmp_path / "out")
@@ -342,9 +343,9 @@ def test_a_bad_row_names_its_part_file_and_line_and_leaves_no_finished_part(
 
 def test_a_missing_column_names_the_column_and_the_part(cluster, tmp_path):
     write_parts(tmp_path / "in", [points(10, 50, "xy"), points(10, 51, "xz")])
-    spec = dask_batch.spec_of("grad", ["x*y"])
+    job = make_job("grad", ["x*y"])
     with pytest.raises(DataError) as error:
-        dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
+        dask_batch.run_dataset(job, str(tmp_path / "in"), str(tmp_path / "out"),
                                scheduler=cluster.scheduler_address)
     assert str(error.value) == (f"{tmp_path / 'in' / 'points-1.parquet'}: no column named y "
                                 "in the input (its header has: x, z)")
@@ -354,14 +355,14 @@ def test_strict_names_the_part_and_row_and_warnings_sum_over_parts(
         cluster, tmp_path, capsys):
     frames = [pd.DataFrame({"x": [1.0, -1.0, 2.0]}), pd.DataFrame({"x": [-2.0, 0.0, 3.0]})]
     write_parts(tmp_path / "in", frames)
-    spec = dask_batch.spec_of("eval", ["log(x)"])
-    dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
+    job = make_job("eval", ["log(x)"])
+    dask_batch.run_dataset(job, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler=cluster.scheduler_address)
     warning = capsys.readouterr().err
     assert warning.startswith("tapecli: warning: non-finite results (nan or inf) from log")
     assert "3 of 6 rows" in warning or "3 rows" in warning
     with pytest.raises(DataError, match=r"points-0\.parquet: row 2: .*log"):
-        dask_batch.run_dataset(spec, str(tmp_path / "in" / "points-0.parquet"),
+        dask_batch.run_dataset(job, str(tmp_path / "in" / "points-0.parquet"),
                                str(tmp_path / "strict"), strict=True,
                                scheduler=cluster.scheduler_address)
     assert os.listdir(tmp_path / "strict") == []
@@ -373,8 +374,10 @@ def test_a_workers_memory_stays_flat_however_big_its_part(tmp_path):
     code = """
 import re, sys
 from tapecli import dask_batch
-spec = dask_batch.spec_of("grad", [sys.argv[2]])
-dask_batch.run_part(spec, sys.argv[1], sys.argv[1] + ".out.parquet", "parquet", False, False)
+from tapecli.jobs import Job
+from tapecli.parser import parse
+job = Job.create("grad", [parse(sys.argv[2])])
+dask_batch.run_part(job, sys.argv[1], sys.argv[1] + ".out.parquet", "parquet", False, False)
 with open("/proc/self/status") as status:
     print(re.search(r"VmHWM:\\s*(\\d+) kB", status.read()).group(1))
 """
@@ -392,13 +395,13 @@ def test_a_worker_killed_in_the_middle_of_a_run_is_replaced_and_the_output_is_wh
         cluster, client, tmp_path):
     frames = [points(120000, 60 + i, "xyz") for i in range(8)]
     parts = write_parts(tmp_path / "in", frames, kind="csv")
-    spec = dask_batch.spec_of("hessian", [EXPRESSION])
+    job = make_job("hessian", [EXPRESSION])
     out = tmp_path / "out"
     errors = []
 
     def run():
         try:
-            dask_batch.run_dataset(spec, str(tmp_path / "in"), str(out),
+            dask_batch.run_dataset(job, str(tmp_path / "in"), str(out),
                                    scheduler=cluster.scheduler_address)
         except BaseException as e:  # noqa: BLE001 - checked below
             errors.append(e)
@@ -430,7 +433,7 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line_error_within_seconds(tmp
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     start = time.monotonic()
     with pytest.raises(TapecliError) as error:
-        dask_batch.run_dataset(dask_batch.spec_of("grad", ["x"]), str(tmp_path / "in"),
+        dask_batch.run_dataset(make_job("grad", ["x"]), str(tmp_path / "in"),
                                str(tmp_path / "out"), scheduler=address)
     assert time.monotonic() - start < dask_batch.CONNECT_SECONDS + 5
     assert error.value.exit_code == 1
@@ -442,7 +445,7 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line_error_within_seconds(tmp
 
 def test_bad_options_are_usage_errors(tmp_path):
     write_parts(tmp_path / "in", [points(10, 71, "x")])
-    spec = dask_batch.spec_of("grad", ["x"])
+    job = make_job("grad", ["x"])
     (tmp_path / "empty").mkdir()
     (tmp_path / "held").mkdir()
     (tmp_path / "held" / "part-00000.parquet").touch()
@@ -459,7 +462,7 @@ def test_bad_options_are_usage_errors(tmp_path):
     ]
     for source, output, options, words in cases:
         with pytest.raises(UsageError) as error:
-            dask_batch.run_dataset(spec, source, output, **options)
+            dask_batch.run_dataset(job, source, output, **options)
         assert words in str(error.value)
         assert error.value.exit_code == 2
 
@@ -473,7 +476,7 @@ def test_a_progress_bar_goes_to_stderr_when_it_is_a_terminal(cluster, tmp_path, 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     write_parts(tmp_path / "in", [points(100, 80, "x"), points(100, 81, "x")])
-    dask_batch.run_dataset(dask_batch.spec_of("grad", ["x**2"]), str(tmp_path / "in"),
+    dask_batch.run_dataset(make_job("grad", ["x**2"]), str(tmp_path / "in"),
                            str(tmp_path / "out"), scheduler=cluster.scheduler_address)
     assert "100% Completed" in terminal.getvalue()
     assert capsys.readouterr().out == ""
@@ -482,8 +485,8 @@ def test_a_progress_bar_goes_to_stderr_when_it_is_a_terminal(cluster, tmp_path, 
 def test_the_dask_cli_cluster_gives_the_same_numbers(dask_cli_cluster, tmp_path):
     frames = [points(5000, 90 + i, "xy") for i in range(4)]
     write_parts(tmp_path / "in", frames)
-    spec = dask_batch.spec_of("grad", ["atan2(y, x) * x**2"])
-    dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
+    job = make_job("grad", ["atan2(y, x) * x**2"])
+    dask_batch.run_dataset(job, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler=dask_cli_cluster)
     for i, frame in enumerate(frames):
         got = pq.read_table(tmp_path / "out" / f"part-{i:05d}.parquet")
@@ -499,8 +502,8 @@ def test_the_dask_cli_cluster_gives_the_same_numbers(dask_cli_cluster, tmp_path)
 def test_scheduler_local_starts_and_stops_a_cluster_of_its_own(tmp_path):
     frames = [points(2000, 95 + i, "xy") for i in range(3)]
     write_parts(tmp_path / "in", frames)
-    spec = dask_batch.spec_of("diff", ["x**3*y"], ["x", "x", "y"])
-    dask_batch.run_dataset(spec, str(tmp_path / "in"), str(tmp_path / "out"),
+    job = make_job("diff", ["x**3*y"], ["x", "x", "y"])
+    dask_batch.run_dataset(job, str(tmp_path / "in"), str(tmp_path / "out"),
                            scheduler="local", workers=2)
     for i, frame in enumerate(frames):
         got = pq.read_table(tmp_path / "out" / f"part-{i:05d}.parquet")
