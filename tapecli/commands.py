@@ -29,7 +29,8 @@ from . import derivatives
 from .errors import UsageError
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
-POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict")
+POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
+                  "--scheduler")
 
 
 class Order(NamedTuple):

@@ -205,7 +205,10 @@ def _remove_leftovers(output: str) -> None:
 
 @contextlib.contextmanager
 def _client(scheduler: str, workers: int | None):
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'tapecli[dask]'") from None
 
     if scheduler == "local":
         with LocalCluster(n_workers=workers or _cores(), threads_per_worker=1, processes=True,

@@ -530,3 +530,105 @@ print("loaded:", loaded, file=sys.stderr)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "loaded: []"
     assert result.stdout.count("\n") > 5  # both commands printed their results
+
+
+# -- the command line -----------------------------------------------------------------
+
+SCRIPT = Path(sys.executable).parent / "tapecli"
+
+
+def tapecli_run(*args: str) -> subprocess.CompletedProcess:
+    """The installed script, as a user runs it, with stdin closed to input."""
+    result = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_every_batch_command_takes_scheduler():
+    for command in ("eval", "grad", "hessian", "diff", "jacobian"):
+        result = tapecli_run(command, "--help")
+        assert "--scheduler ADDRESS" in result.stdout, command
+
+
+def test_cli_scheduler_writes_the_single_machine_parts(cluster, tmp_path):
+    frames = [points(n, 100 + n, "xyz") for n in (3000, 7000, 1)]
+    parts = write_parts(tmp_path / "in", frames)
+    result = tapecli_run("hessian", EXPRESSION, "--scheduler", cluster.scheduler_address,
+                         "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert sorted(os.listdir(tmp_path / "out")) == [f"part-0000{i}.parquet" for i in range(3)]
+    for i, part in enumerate(parts):
+        single = tmp_path / f"single-{i}.parquet"
+        assert tapecli_run("hessian", EXPRESSION, "--input", str(part),
+                           "--output", str(single)).returncode == 0
+        got, want = pq.read_table(tmp_path / "out" / f"part-0000{i}.parquet"), pq.read_table(single)
+        assert got.schema == want.schema
+        assert_same_numbers(got, {n: want[n].to_numpy() for n in want.column_names})
+
+
+def test_cli_csv_parts_are_the_text_of_the_single_machine_batch(cluster, tmp_path):
+    parts = write_parts(tmp_path / "in", [points(2000, 110, "xy"), points(500, 111, "xy")],
+                        kind="csv")
+    result = tapecli_run("diff", "sin(x)*exp(y)", "--wrt", "x", "--order", "4", "--format", "csv",
+                         "--keep-input", "--scheduler", cluster.scheduler_address,
+                         "--input", str(tmp_path / "in" / "*.csv"),
+                         "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    for i, part in enumerate(parts):
+        single = tapecli_run("diff", "sin(x)*exp(y)", "--wrt", "x", "--order", "4",
+                             "--keep-input", "--input", str(part))
+        assert (tmp_path / "out" / f"part-0000{i}.csv").read_text() == single.stdout
+
+
+def test_cli_scheduler_local_starts_its_own_cluster(tmp_path):
+    frames = [points(4000, 120 + i, "xy") for i in range(2)]
+    write_parts(tmp_path / "in", frames)
+    result = tapecli_run("jacobian", "x*y", "x/y", "--scheduler", "local",
+                         "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    for i, frame in enumerate(frames):
+        got = pq.read_table(tmp_path / "out" / f"part-0000{i}.parquet")
+        assert_same_numbers(got, single_machine("jacobian", ["x*y", "x/y"], frame))
+        x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
+        assert np.array_equal(got["df2/dx"].to_numpy(), 1 / y)  # calculus, independently
+
+
+def test_cli_errors_are_one_line_with_their_exit_status(cluster, tmp_path):
+    directory = tmp_path / "in"
+    write_parts(directory, [points(50, 130, "xy")], kind="csv")
+    bad = directory / "points-0.csv"
+    bad.write_text(bad.read_text().replace("\n", "\n1.0,\n", 1))
+    address = cluster.scheduler_address
+    out = str(tmp_path / "out")
+    cases = [
+        (["grad", "x*y", "--scheduler", address, "--input", str(directory), "--output", out],
+         1, f"tapecli: error: {bad}: line 2, column 2 (y): empty field, expected a number"),
+        (["grad", "x*z", "--scheduler", address, "--input", str(directory), "--output", out],
+         1, f"tapecli: error: {bad}: no column named z in the input (its header has: x, y)"),
+        (["grad", "x*y", "--scheduler", address, "--input", str(directory)],
+         2, "tapecli: error: --scheduler needs --output DIR"),
+        (["grad", "x*y", "--scheduler", address, "--at", "x=1,y=2", "--output", out],
+         2, "tapecli: error: --scheduler runs a batch over --input"),
+        (["grad", "x*y", "--scheduler", "localhost", "--input", str(directory), "--output", out],
+         2, "tapecli: error: --scheduler localhost: expected local or tcp://HOST:PORT"),
+        (["grad", "x*y", "--input", str(directory)], 2, "is a directory"),
+    ]
+    for args, status, message in cases:
+        result = tapecli_run(*args)
+        assert result.returncode == status, (args, result.stderr)
+        assert message in result.stderr.strip().splitlines()[-1], result.stderr
+        if status == 1:
+            assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_cli_unreachable_scheduler_exits_1_within_seconds(tmp_path):
+    write_parts(tmp_path / "in", [points(10, 140, "x")])
+    address = f"tcp://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    result = tapecli_run("eval", "x", "--scheduler", address, "--input", str(tmp_path / "in"),
+                         "--output", str(tmp_path / "out"))
+    assert time.monotonic() - start < dask_batch.CONNECT_SECONDS + 8
+    assert result.returncode == 1
+    assert result.stderr == (f"tapecli: error: cannot reach the Dask scheduler at {address}: "
+                             f"no answer within {dask_batch.CONNECT_SECONDS} s\n")
