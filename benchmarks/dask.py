@@ -6,8 +6,8 @@ rows in the same order). Then times, in interleaved rounds (the order flips
 every round) and as separate processes, start-up included:
 
 - single: `tapecli grad EXPR --input points.parquet --output out.parquet`
-- dask:   the dataset batch with `--scheduler local` and WORKERS worker
-          processes, `--input dataset/ --output out/` (one part per part)
+- dask:   `tapecli grad EXPR --scheduler local --input dataset/ --output out/`:
+          one worker process per core, one output part per input part
 
 and prints the median wall time of each, rows per second, the peak RSS of the
 biggest process (the single process; the client or a Dask worker) and the ratio
@@ -42,14 +42,6 @@ EXPRESSION = "sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2)"
 TAPECLI = str(Path(sys.executable).parent / "tapecli")
 ROW_GROUP = 1 << 17
 
-DATASET = """
-import sys
-from tapecli.dask_batch import run_dataset
-from tapecli.jobs import Job
-from tapecli.parser import parse
-run_dataset(Job.create("grad", [parse(sys.argv[1])]), sys.argv[2], sys.argv[3],
-            scheduler="local", workers=int(sys.argv[4]))
-"""
 
 
 def write_points(directory: Path, rows: int, parts: int, seed: int = 0) -> tuple[Path, Path]:
@@ -96,7 +88,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=1e7)
     parser.add_argument("--parts", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rows = int(args.rows)
@@ -107,8 +98,9 @@ def main() -> None:
         contenders = {
             "single": ([TAPECLI, "grad", EXPRESSION, "--input", str(single),
                         "--output", str(out_file)], lambda: out_file.unlink(missing_ok=True)),
-            "dask": ([sys.executable, "-c", DATASET, EXPRESSION, str(dataset), str(out_dir),
-                      str(args.workers)], lambda: shutil.rmtree(out_dir, ignore_errors=True)),
+            "dask": ([TAPECLI, "grad", EXPRESSION, "--scheduler", "local",
+                      "--input", str(dataset), "--output", str(out_dir)],
+                     lambda: shutil.rmtree(out_dir, ignore_errors=True)),
         }
         times: dict[str, list[float]] = {name: [] for name in contenders}
         peaks: dict[str, list[float]] = {name: [] for name in contenders}
@@ -126,7 +118,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"{rows:.0e} rows, grad of {EXPRESSION!r}, {args.parts} parts, "
-          f"{args.workers} workers, {args.rounds} rounds, {os.cpu_count()} cores")
+          f"{os.cpu_count()} workers, {args.rounds} rounds, {os.cpu_count()} cores")
     print(f"| {'':6} | median s | rows/s  | peak RSS MB | runs (s) |")
     print("| --- | --: | --: | --: | --- |")
     medians = {}
