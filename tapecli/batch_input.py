@@ -405,7 +405,9 @@ class ParquetReader:
         self.name, self.variables, self.echo = path, tuple(variables), echo
         self.max_rows = max_rows
         try:
-            self._file = pq.ParquetFile(path)
+            # pre_buffer reads ahead without bound (the whole file, by pyarrow 26):
+            # row group by row group keeps memory flat and is no slower.
+            self._file = pq.ParquetFile(path, pre_buffer=False)
         except FileNotFoundError:
             raise UsageError(f"--input {path}: no such file") from None
         except OSError as e:

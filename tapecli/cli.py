@@ -77,14 +77,17 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
                       "(default: every variable, in order of first appearance)."),
     click.Option(["--format", "fmt"], type=click.Choice(FORMATS),
                  help="Output format (default: table for one point, csv for a batch)."),
-    click.Option(["--input", "input_path"], metavar="FILE",
-                 type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-                 help="Read a batch of points from a CSV or Parquet file ('-': stdin)."),
+    # --input and --output take a directory or a glob with --scheduler; without it,
+    # _paths checks them as the files they must be.
+    click.Option(["--input", "input_path"], metavar="FILE", type=click.Path(allow_dash=True),
+                 help="Read a batch of points from a CSV or Parquet file ('-': stdin); "
+                      "with --scheduler, a dataset: a file, a directory of part files "
+                      "or a quoted glob."),
     click.Option(["--keep-input"], is_flag=True,
                  help="Echo the input columns before the results."),
-    click.Option(["--output", "output_path"], metavar="FILE",
-                 type=click.Path(dir_okay=False, allow_dash=True),
-                 help="Write the results to FILE instead of stdout."),
+    click.Option(["--output", "output_path"], metavar="FILE", type=click.Path(allow_dash=True),
+                 help="Write the results to FILE instead of stdout; with --scheduler, "
+                      "a directory that receives one part per input part."),
     click.Option(["--formula"], is_flag=True,
                  help="Print the results as expressions (formulas), not numbers: no point; "
                       "--format table, json or latex."),
@@ -97,7 +100,23 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
                       "division by zero, overflow) an error, exit status 1."),
+    click.Option(["--scheduler"], metavar="ADDRESS",
+                 help="Run the batch on a Dask cluster: 'local' (worker processes on this "
+                      "machine) or tcp://HOST:PORT (a running dask scheduler)."),
 )}
+# What --input and --output must be without --scheduler.
+_INPUT_FILE = click.Path(exists=True, dir_okay=False, allow_dash=True)
+_OUTPUT_FILE = click.Path(dir_okay=False, allow_dash=True)
+
+
+def _paths(input_path: str | None, output_path: str | None) -> None:
+    """Refuse a directory (or a missing --input) as click refuses it for a file option."""
+    ctx = click.get_current_context()
+    params = {p.name: p for p in ctx.command.params}
+    if input_path is not None:
+        _INPUT_FILE.convert(input_path, params.get("input_path"), ctx)
+    if output_path is not None:
+        _OUTPUT_FILE.convert(output_path, params.get("output_path"), ctx)
 
 
 def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
@@ -142,8 +161,9 @@ def cli():
 
 
 def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
-         output_path, strict, order=None, formula=False) -> None:
-    """The body of every computing command: a Job, then one point or a batch."""
+         output_path, strict, order=None, formula=False, scheduler=None) -> None:
+    """The body of every computing command: a Job, then one point, a batch, a
+    batch over a dataset on a Dask cluster, or formulas."""
     from .jobs import Job
     from .parser import parse
 
@@ -153,6 +173,11 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
         return
     if fmt == "latex":
         raise UsageError("--format latex prints formulas: add --formula")
+    if scheduler is not None:
+        _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
+                        scheduler)
+        return
+    _paths(input_path, output_path)
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
     batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
@@ -198,6 +223,22 @@ def _batch_on_stdin() -> bool:
     except (AttributeError, ValueError, OSError):
         return False
     return (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)) and bool(sys.stdin.read().strip())
+
+
+def _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
+                    scheduler: str) -> None:
+    if point is not None:
+        raise UsageError("--scheduler runs a batch over --input; --at is for one point")
+    if input_path in (None, "-"):
+        raise UsageError("--scheduler needs --input: a Parquet or CSV file, a directory "
+                         "of part files or a quoted glob")
+    if output_path in (None, "-"):
+        raise UsageError("--scheduler needs --output DIR: the directory that receives "
+                         "one part per input part")
+    from .dask_batch import run_dataset  # imports dask only now
+
+    run_dataset(job, input_path, output_path, fmt=fmt, keep_input=keep_input,
+                strict=strict, scheduler=scheduler)
 
 
 def _stdin_is_piped() -> bool:
@@ -318,6 +359,7 @@ def trace(expression, point, wrt, fmt, output_path):
     from .parser import parse
     from .tape_listing import list_tape, listing_json, listing_text
 
+    _paths(None, output_path)
     expr = parse(_expressions(expression, one=True)[0])
     try:
         at = _point_for(expr.variables, point or {})

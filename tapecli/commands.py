@@ -30,7 +30,7 @@ from .errors import UsageError
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
 POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
-                  "--formula")
+                  "--formula", "--scheduler")
 
 
 class Order(NamedTuple):
