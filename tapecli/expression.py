@@ -191,7 +191,7 @@ class Expression:
 
     def simplify(self) -> Expression:
         """The same function as a simplified Expression (constants folded, like terms
-        gathered, x*x as x**2, ...; see docs/FORMULA.md)."""
+        gathered, x*x as x**2, ...; see the README, "Formulas")."""
         from .formula import simplify
         return simplify(self)
 

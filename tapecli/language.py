@@ -28,7 +28,7 @@ FUNCTIONS: dict[str, tuple] = {
     "hypot": (ops.hypot, 2),
     "min": (ops.minimum, 2),
     "max": (ops.maximum, 2),
-    # What formulas of the kinks' derivatives need (docs/FORMULA.md).
+    # What formulas of the kinks' derivatives need (README, "Formulas").
     "heaviside": (ops.heaviside, 1),
     "ifzero": (ops.ifzero, 3),
 }

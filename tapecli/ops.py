@@ -102,7 +102,7 @@ hypot = Primitive("hypot", np.hypot)
 maximum = Primitive("maximum", np.maximum, lambda x, y: x if x >= y or x != x else y)
 minimum = Primitive("minimum", np.minimum, lambda x, y: x if x <= y or x != x else y)
 where = Primitive("where", np.where, lambda c, x, y: x if c else y)
-# The kinks' derivatives as functions of the language (docs/FORMULA.md): the step
+# The kinks' derivatives as functions of the language (README, "Formulas"): the step
 # with relu's convention heaviside(0) = 0, and a select that picks x where c == 0.
 heaviside = Primitive("heaviside", lambda x: np.heaviside(x, 0.0),
                       lambda x: (1.0 if x > 0 else 0.0) if x == x else x)
