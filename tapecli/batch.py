@@ -25,6 +25,7 @@ import numpy as np
 
 from . import domain
 from .errors import DataError, UsageError
+from .output import is_terminal
 
 WORKERS = 2  # pyarrow's parsing and formatting and numpy's ufuncs release the GIL
 IN_FLIGHT = 3  # blocks queued for writing, beyond the ones being read and written
@@ -202,7 +203,7 @@ class _Progress:
     def __init__(self, reader):
         self._bar = None
         total = reader.total_size
-        if total is None or not _is_terminal(sys.stderr):
+        if total is None or not is_terminal(sys.stderr):
             return
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -226,10 +227,3 @@ class _Progress:
     def __exit__(self, *exc_info) -> None:
         if self._bar is not None:
             self._bar.stop()
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

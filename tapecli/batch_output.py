@@ -22,6 +22,7 @@ import pyarrow.csv as pa_csv
 from . import arrow_kernels as ak
 from .batch_input import Rows
 from .errors import DataError, UsageError
+from .jobs import CONSTANT, POINT
 from .output import format_of_path
 
 # pyarrow writes floats in positional notation, without a point when integral,
@@ -199,7 +200,6 @@ class JsonlOutput(_TextOutput):
         self.job, self.echo = job, echo
 
     def encode(self, rows: Rows, result: Mapping[str, np.ndarray]) -> list:
-        job = self.job
         pieces: list = ["{"]
         if self.echo:
             fields = []
@@ -207,17 +207,22 @@ class JsonlOutput(_TextOutput):
                 fields += [", " if fields else "", json.dumps(name) + ": ",
                            _echo_json(column, name)]
             pieces += ['"input": {', *fields, "}, "]
-        pieces.append(f'"variables": {json.dumps(list(job.variables))}, "point": {{')
-        for i, name in enumerate(job.inputs):
-            pieces += [", " * (i > 0) + json.dumps(name) + ": ",
-                       float_text(rows.point[name], json_null=True)]
-        pieces.append("}")
-        if job.command == "diff":
-            pieces.append(f', "wrt": {json.dumps(list(job.wrt))}')
-        for key in ("value", "gradient", "hessian", "derivative", "jacobian"):
-            if key in result:
-                pieces.append(f', "{key}": ')
-                pieces += _nested(np.asarray(result[key]))
+        first = True
+        for name, kind, constant in self.job.json_fields(with_expression=False):
+            if kind not in (CONSTANT, POINT) and name not in result:
+                continue
+            pieces.append(("" if first else ", ") + json.dumps(name) + ": ")
+            first = False
+            if kind == CONSTANT:
+                pieces.append(json.dumps(constant))
+            elif kind == POINT:
+                pieces.append("{")
+                for i, variable in enumerate(self.job.inputs):
+                    pieces += [", " * (i > 0) + json.dumps(variable) + ": ",
+                               float_text(rows.point[variable], json_null=True)]
+                pieces.append("}")
+            else:
+                pieces += _nested(np.asarray(result[name]))
         pieces.append("}")
         return _lines(pieces, rows.count)
 

@@ -1,9 +1,11 @@
 """The `tapecli` command line of CLI.md: a thin click layer over tapecli.jobs.
 
-Each command parses its options, builds a Job, computes it at one point and
-hands the result to tapecli.output; batches go to tapecli.batch. Imports are
-deferred to where they are needed: a single point never loads pyarrow, and
-rich only when a table goes to a terminal.
+One click command per row of tapecli.commands.COMMANDS, built from the row
+(help, example, EXPR or EXPR [EXPR ...], --order) and the shared option
+objects of OPTIONS, which `trace` uses too. Each command parses its options,
+builds a Job, computes it at one point and hands the result to tapecli.output;
+batches go to tapecli.batch. Imports are deferred to where they are needed: a
+single point never loads pyarrow, and rich only when a table goes to a terminal.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import sys
 import click
 
 from . import __version__
+from .commands import COMMANDS, Command
 from .errors import DataError, TapecliError, UsageError
+from .output import FORMATS
 
-FORMATS = ("table", "csv", "json", "jsonl")
 # VALUE of --at: a decimal or scientific number, or inf, -inf, nan (not Python's
 # other float spellings such as 1_000).
 _NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)",
@@ -30,7 +33,7 @@ _CONTEXT = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
 def _parse_point(ctx, param, values: tuple[str, ...]) -> dict[str, float] | None:
     """`--at x=3 --at y=2` and `--at x=3,y=2` -> {"x": 3.0, "y": 2.0}."""
-    from .expression import check_variable_name
+    from .language import check_variable_name
 
     if not values:
         return None
@@ -62,9 +65,10 @@ def _parse_names(ctx, param, values: tuple[str, ...]) -> list[str] | None:
     return names
 
 
-# Built once and shared by the five computing commands: each Option costs its
-# help text's cleandoc at start-up.
-_COMMON_OPTIONS = (
+# The options that commands share, by flag: each one object, built once (each
+# Option costs its help text's cleandoc at start-up) and put on every command
+# that names it (Command.options, and `trace`).
+OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
     click.Option(["--at", "point"], multiple=True, callback=_parse_point, metavar="NAME=VALUE",
                  help="A value for a variable; repeat it or join with commas "
                       "(--at x=3,y=2). VALUE: a number, inf, -inf or nan."),
@@ -84,13 +88,7 @@ _COMMON_OPTIONS = (
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
                       "division by zero, overflow) an error, exit status 1."),
-)
-
-
-def _common_options(command: click.Command) -> click.Command:
-    """Options that every computing command shares (CLI.md, 'Options'), after EXPR."""
-    command.params[1:1] = _COMMON_OPTIONS
-    return command
+)}
 
 
 def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
@@ -134,7 +132,7 @@ def cli():
     """
 
 
-def _run(command: str, expressions, point, wrt, fmt, input_path, keep_input,
+def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
          output_path, strict, order=None) -> None:
     """The body of every computing command: a Job, then one point or a batch."""
     from .jobs import Job
@@ -220,95 +218,46 @@ def _write(output_path: str | None, write) -> None:
         raise DataError(f"cannot write {path}: {e.strerror}") from None
 
 
-# nargs=-1 so that an unknown option arrives here and is refused by name.
-_EXPR = click.argument("expression", nargs=-1, required=True, metavar="EXPR")
+def _click_command(row: Command) -> click.Command:
+    """The click command of a row of COMMANDS: EXPR (or EXPR [EXPR ...]), the
+    shared options it names, then its --order."""
+    params: list[click.Parameter] = [
+        # nargs=-1 so that an unknown option arrives here and is refused by name.
+        click.Argument(["expressions"], nargs=-1, required=True,
+                       metavar="EXPR [EXPR ...]" if row.many else "EXPR"),
+        *(OPTIONS[flag] for flag in row.options)]
+    if row.order is not None:
+        params.append(click.Option(["--order"], type=int, metavar=row.order.metavar,
+                                   help=row.order.help))
+
+    def callback(expressions, **options):
+        _run(row, _expressions(expressions, one=not row.many), **options)
+
+    example = "".join(f"\n  {line}" for line in row.example)
+    return click.Command(row.name, context_settings=_CONTEXT, callback=callback,
+                         params=params, help=f"{row.help}\n\n\b\nExample:{example}")
 
 
-@_common_options
-@cli.command("eval", context_settings=_CONTEXT)
-@_EXPR
-def eval_command(expression, **options):
-    """Print the value of EXPR at a point.
-
-    \b
-    Example:
-      tapecli eval "sin(x)**2 + cos(x)**2" --at x=0.3
-    """
-    _run("eval", _expressions(expression, one=True), **options)
+for _row in COMMANDS:
+    cli.add_command(_click_command(_row))
 
 
-@_common_options
+def _options(*options: click.Option):
+    """Put these option objects on a decorated command, after its EXPR."""
+    def add(command: click.Command) -> click.Command:
+        command.params[1:1] = options
+        return command
+    return add
+
+
+# The tape is a listing, not results: trace has a --format of its own.
+_TRACE_FORMAT = click.Option(["--format", "fmt"], type=click.Choice(("table", "json")),
+                             default="table", help="table: one line per op; json: a list of nodes.")
+
+
+@_options(OPTIONS["--at"], OPTIONS["--wrt"], _TRACE_FORMAT, OPTIONS["--output"])
 @cli.command(context_settings=_CONTEXT)
-@_EXPR
-def grad(expression, **options):
-    """Print the value and the gradient of EXPR.
-
-    \b
-    Example:
-      tapecli grad "x**2+3*x+1" --at x=3        value 19.0, df/dx 9.0
-      tapecli grad "x*y" --at x=2,y=5 --format json
-    """
-    _run("grad", _expressions(expression, one=True), **options)
-
-
-@_common_options
-@cli.command(context_settings=_CONTEXT)
-@_EXPR
-def hessian(expression, **options):
-    """Print the value, the gradient and the Hessian of EXPR.
-
-    \b
-    Example:
-      tapecli hessian "x**2*y + y**3" --at x=1,y=2   Hessian [[4, 2], [2, 12]]
-    """
-    _run("hessian", _expressions(expression, one=True), **options)
-
-
-@_common_options
-@cli.command(context_settings=_CONTEXT)
-@_EXPR
-@click.option("--order", type=int, metavar="N",
-              help="Differentiate N times with respect to the one --wrt variable.")
-def diff(expression, **options):
-    """Print the value and one higher-order partial derivative of EXPR.
-
-    --wrt is the sequence of differentiations: --wrt x,x,y is d3f/dxdxdy;
-    --wrt x --order 3 is d3f/dx3. With one variable, --wrt may be left out.
-
-    \b
-    Example:
-      tapecli diff "x**3" --wrt x --order 2 --at x=3     d2f/dxdx = 18.0
-      tapecli diff "x**2*y" --wrt x,x,y --at x=1,y=2     d3f/dxdxdy = 2.0
-    """
-    _run("diff", _expressions(expression, one=True), **options)
-
-
-@_common_options
-@cli.command(context_settings=_CONTEXT)
-@click.argument("expressions", nargs=-1, required=True, metavar="EXPR [EXPR ...]")
-def jacobian(expressions, **options):
-    """Print the values and the Jacobian of a vector of expressions.
-
-    Row i of the Jacobian is the gradient of the i-th EXPR.
-
-    \b
-    Example:
-      tapecli jacobian "x*y" "x+y" --at x=2,y=3      [[3, 2], [1, 1]]
-    """
-    _run("jacobian", _expressions(expressions, one=False), **options)
-
-
-@cli.command(context_settings=_CONTEXT)
-@_EXPR
-@click.option("--at", "point", multiple=True, callback=_parse_point, metavar="NAME=VALUE",
-              help="A value for a variable; repeat it or join with commas (--at x=3,y=2).")
-@click.option("--wrt", multiple=True, callback=_parse_names, metavar="x,y",
-              help="Variables of the backward pass (default: every variable).")
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
-              help="table: one line per op; json: a list of nodes.")
-@click.option("--output", "output_path", metavar="FILE",
-              type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the trace to FILE instead of stdout.")
+@click.argument("expression", nargs=-1, required=True, metavar="EXPR")
 def trace(expression, point, wrt, fmt, output_path):
     """Show the tape of EXPR at one point: every forward op, then the backward pass.
 
@@ -322,7 +271,7 @@ def trace(expression, point, wrt, fmt, output_path):
       tapecli trace "x*y + sin(x)" --at x=1,y=2 --format json | jq '.[] | {id, op, adjoint}'
     """
     from .parser import parse
-    from .trace import record_trace, trace_json, trace_text
+    from .tape_listing import list_tape, listing_json, listing_text
 
     expr = parse(_expressions(expression, one=True)[0])
     try:
@@ -332,8 +281,8 @@ def trace(expression, point, wrt, fmt, output_path):
             raise DataError(f"{e} (trace shows the tape of one point; it does not read "
                             "a batch from stdin)") from None
         raise
-    result = record_trace(expr, at, wrt)
-    text = trace_json(result) if fmt == "json" else trace_text(result)
+    listing = list_tape(expr, at, wrt)
+    text = listing_json(listing) if fmt == "json" else listing_text(listing)
     _write(output_path, lambda stream: stream.write(text))
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from . import tape as _tape
-from .primitive import Primitive, _input
+from .primitive import Primitive, _input, record, state
 from .tensor import Tensor
 
 
@@ -27,8 +26,8 @@ def custom_gradient(f):
         output = Tensor(result._value)  # a new identity: the body's path is cut here
         primitive = Primitive(f"custom_gradient({f.__name__})", None)
         primitive.vjps = _GradFnVjps(grad_fn, len(inputs))
-        if _tape.state.tapes:
-            _tape.record(primitive, inputs, {}, output)
+        if state.tapes:
+            record(primitive, inputs, {}, output)
         return output
 
     return wrapper

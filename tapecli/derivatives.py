@@ -1,10 +1,11 @@
 """Derivative drivers: value, gradient, Hessian, any mixed partial, Jacobian.
 
-Each driver is a *program*: tensors for the variables in, result tensors out,
-running the Expression's ops under GradientTapes (nested for higher orders): no
-finite differences, no symbolic algebra. A program runs on the tape directly,
-or, the usual way, is recorded once into a compiled plan (tapecli.plan) that
-replays the very same ops for every later point. A point maps names to floats
+Each driver runs a *program*, a Python function: tensors for the variables in,
+result tensors out, running the Expression's ops under GradientTapes (nested for
+higher orders): no finite differences, no symbolic algebra. A program runs on
+the tape directly or, the usual way, is captured once into a Graph
+(tapecli.graph) and compiled into a plan (tapecli.plan) that replays the very
+same ops for every later point. A point maps names to floats
 or arrays; they are broadcast together, so a batch of N rows is one call.
 """
 
@@ -14,14 +15,18 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DataError
-from .expression import Expression, check_variable_name
+from .language import check_variable_name
 from .plan import NotCompilable, Plan, compile_program
 from .tape import GradientTape, shared_subexpressions
 from .tensor import Tensor, constant
+
+if TYPE_CHECKING:  # annotations only: expression imports the drivers, not the reverse
+    from .expression import Expression
 
 ZERO = "zero"
 Program = Callable[[list[Tensor]], list[Tensor]]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import tape as _tape
+from .primitive import state
 from .derivatives import tape_only
 from .errors import DataError
 
@@ -54,17 +54,17 @@ def find_problems(job, point: Mapping[str, np.ndarray], result: Mapping[str, np.
             if x._value.dtype.kind == "f":
                 new = new & np.isfinite(x._value)
         if new.any():
-            outer = _tape.state.differentiating
+            outer = state.differentiating
             name = prim.name if outer is None else f"{outer.name}'"
             new = np.broadcast_to(new, (n,)) if new.ndim <= 1 else new.reshape(n, -1).any(-1)
             masks[name] = masks[name] | new if name in masks else new.copy()
 
-    _tape.state.observers.append(observe)
+    state.observers.append(observe)
     try:
         with tape_only():  # op by op, so that every op is seen
             job.compute(rows)
     finally:
-        _tape.state.observers.remove(observe)
+        state.observers.remove(observe)
     return {name: int(mask.sum()) for name, mask in masks.items()}
 
 

@@ -1,6 +1,6 @@
-"""The language's meaning: its functions and constants, and the Expression they build.
+"""The Expression a parse builds: a flat list of nodes over the language's vocabulary.
 
-An Expression is a flat, immutable program: node i is a constant, a variable, or
+An Expression is a flat, immutable list of nodes: node i is a constant, a variable, or
 an op applied to earlier nodes. Identical subexpressions are one node. Running
 it is a loop over the nodes calling tapecli ops, so the same Expression runs
 under fresh, nested or batched tapes alike.
@@ -8,65 +8,21 @@ under fresh, nested or batched tapes alike.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from . import ops
-from .errors import DataError, ExpressionSyntaxError, UsageError
+from .errors import DataError, ExpressionSyntaxError
+from .language import (  # noqa: F401  (check_* re-exported: the names users import)
+    CONSTANTS,
+    FUNCTIONS,
+    OPERATORS,
+    arity_text,
+    check_variable_name,
+    check_wrt,
+    suggestion,
+)
 from .tensor import Tensor, constant
-
-CONSTANTS = {"pi": math.pi, "e": math.e}
-
-# name -> (op, number of arguments). One row per function of EXPRESSIONS.md.
-FUNCTIONS: dict[str, tuple] = {
-    **{name: (getattr(ops, name), 1) for name in (
-        "sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh exp expm1 log2 log10 "
-        "log1p sqrt cbrt abs sign sigmoid softplus relu").split()},
-    "log": (lambda x, base=None: ops.log(x) if base is None else ops.log_base(x, base), (1, 2)),
-    "pow": (ops.pow, 2),
-    "atan2": (ops.atan2, 2),
-    "hypot": (ops.hypot, 2),
-    "min": (ops.minimum, 2),
-    "max": (ops.maximum, 2),
-}
-
-# Names other tools use for our functions, too far apart for difflib to see.
-_ALIASES = {"ln": "log", "sgn": "sign", "arcsin": "asin", "arccos": "acos",
-            "arctan": "atan", "arctan2": "atan2"}
-
-OPERATORS = {"add": ops.add, "sub": ops.subtract, "mul": ops.multiply, "div": ops.divide,
-             "pow": ops.pow, "neg": ops.negative}
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-
-
-def check_variable_name(name: str) -> None:
-    """Refuse a variable name that is not one, or that the language reserves."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise UsageError(f"{name!r} is not a variable name")
-    if name in CONSTANTS:
-        raise UsageError(f"{name!r} is a constant, not a variable")
-    if name in FUNCTIONS:
-        raise UsageError(f"{name!r} is a function, not a variable")
-
-
-def check_wrt(wrt, variables) -> None:
-    """Refuse a --wrt name that is not one of the expression's variables."""
-    for name in wrt:
-        check_variable_name(name)
-        if name not in variables:
-            raise UsageError(f"--wrt {name}: not a variable of the expression "
-                             f"(its variables: {', '.join(variables) or 'none'})")
-
-
-def _arity_text(arity) -> str:
-    counts = arity if isinstance(arity, tuple) else (arity,)
-    words = " or ".join(str(n) for n in counts)
-    return f"{words} argument" + ("" if counts == (1,) else "s")
 
 
 class ExpressionBuilder:
@@ -114,13 +70,13 @@ class ExpressionBuilder:
             if name in CONSTANTS:
                 raise self._error(token, f"{name!r} is a constant, not a function",
                                   f"to multiply, write {name}*(...)")
-            hint = _suggestion(name)
+            hint = suggestion(name)
             if self._text[token.end_pos:token.end_pos + 1].isspace():  # x (y+1)
                 hint += f"; to multiply, write {name}*(...)"
             raise self._error(token, f"unknown function {name!r}", hint)
         arity = FUNCTIONS[name][1]
         if len(args) not in (arity if isinstance(arity, tuple) else (arity,)):
-            raise self._error(token, f"{name}() takes {_arity_text(arity)}, got {len(args)}")
+            raise self._error(token, f"{name}() takes {arity_text(arity)}, got {len(args)}")
         return self._add(("call", name, *args))
 
     def operator(self, kind: str, args: list[int]) -> int:
@@ -129,17 +85,6 @@ class ExpressionBuilder:
     def finish(self, root: int) -> Expression:
         variables = tuple(sorted(self._first_seen, key=self._first_seen.__getitem__))
         return Expression(self._text, tuple(self._nodes), root, variables)
-
-
-def _suggestion(name: str) -> str:
-    """'did you mean sin?' for a near miss, else the list of functions."""
-    import difflib  # only errors need it
-
-    near = _ALIASES.get(name.lower()) or next(
-        iter(difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.6)), None)
-    if near:
-        return f"did you mean {near}?"
-    return "known functions: " + " ".join(sorted(FUNCTIONS))
 
 
 class Expression:
@@ -206,6 +151,6 @@ class Expression:
         return derivative(self, point, wrt)
 
     def trace(self, point: Mapping, wrt: Sequence[str] | None = None):
-        """The recorded tape of one evaluation and its backward pass (see tapecli.trace)."""
-        from .trace import record_trace
-        return record_trace(self, point, wrt)
+        """The recorded tape of one evaluation and its backward pass (see tapecli.tape_listing)."""
+        from .tape_listing import list_tape
+        return list_tape(self, point, wrt)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 
 import numpy as np
 
+from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
 
@@ -60,9 +62,9 @@ def _sum(x, *, axis=None, keepdims=False):
 
 
 # ---- arithmetic ---------------------------------------------------------------
-add = Primitive("add", np.add, operator.add)
+add = Primitive("add", np.add, operator.add, commutative=True)
 subtract = Primitive("subtract", np.subtract, operator.sub)
-multiply = Primitive("multiply", np.multiply, operator.mul)
+multiply = Primitive("multiply", np.multiply, operator.mul, commutative=True)
 divide = Primitive("divide", np.divide, operator.truediv)
 negative = Primitive("negative", np.negative, operator.neg)
 pow = Primitive("pow", np.power)
@@ -100,26 +102,30 @@ maximum = Primitive("maximum", np.maximum, lambda x, y: x if x >= y or x != x el
 minimum = Primitive("minimum", np.minimum, lambda x, y: x if x <= y or x != x else y)
 where = Primitive("where", np.where, lambda c, x, y: x if c else y)
 
-# ---- shapes, reductions, linear algebra ---------------------------------------
-_reduce_sum = Primitive("reduce_sum", _sum)
-_broadcast_to = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape))
-_reshape = Primitive("reshape", lambda x, *, shape: np.reshape(x, shape))
-getitem = Primitive("getitem", lambda x, *, index: x[index])
-scatter = Primitive("scatter", _scatter)
-_stack = Primitive("stack", lambda *xs, axis=0: np.stack(xs, axis))
-_transpose = Primitive("transpose", lambda x, *, perm=None: np.transpose(x, perm))
-matrix_transpose = Primitive("matrix_transpose", lambda x: np.swapaxes(x, -1, -2))
-matmul = Primitive("matmul", _matmul)
-_cast = Primitive("cast", lambda x, *, dtype: x.astype(dtype))
+# ---- shapes, reductions, linear algebra (not elementwise: a recorded graph of them
+# holds only for the shapes it was recorded with) ------------------------------------
+_reduce_sum = Primitive("reduce_sum", _sum, elementwise=False)
+_broadcast_to = Primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
+                          elementwise=False)
+_reshape = Primitive("reshape", lambda x, *, shape: np.reshape(x, shape), elementwise=False)
+getitem = Primitive("getitem", lambda x, *, index: x[index], elementwise=False)
+scatter = Primitive("scatter", _scatter, elementwise=False)
+_stack = Primitive("stack", lambda *xs, axis=0: np.stack(xs, axis), elementwise=False)
+_transpose = Primitive("transpose", lambda x, *, perm=None: np.transpose(x, perm),
+                       elementwise=False)
+matrix_transpose = Primitive("matrix_transpose", lambda x: np.swapaxes(x, -1, -2),
+                             elementwise=False)
+matmul = Primitive("matmul", _matmul, elementwise=False)
+_cast = Primitive("cast", lambda x, *, dtype: x.astype(dtype), elementwise=False)
 identity = Primitive("identity", lambda x: x, lambda x: x)
 
 # ---- no gradient: comparisons, constants of a shape, stop_gradient --------------
-less = Primitive("less", np.less, operator.lt)
-less_equal = Primitive("less_equal", np.less_equal, operator.le)
-greater = Primitive("greater", np.greater, operator.gt)
-greater_equal = Primitive("greater_equal", np.greater_equal, operator.ge)
-equal = Primitive("equal", np.equal, operator.eq)
-not_equal = Primitive("not_equal", np.not_equal, operator.ne)
+less = Primitive("less", np.less, operator.lt, boolean=True)
+less_equal = Primitive("less_equal", np.less_equal, operator.le, boolean=True)
+greater = Primitive("greater", np.greater, operator.gt, boolean=True)
+greater_equal = Primitive("greater_equal", np.greater_equal, operator.ge, boolean=True)
+equal = Primitive("equal", np.equal, operator.eq, boolean=True)
+not_equal = Primitive("not_equal", np.not_equal, operator.ne, boolean=True)
 ones_like = Primitive("ones_like", lambda x: np.ones_like(x, dtype=np.float64), lambda x: 1.0)
 zeros_like = Primitive("zeros_like", lambda x: np.zeros_like(x, dtype=np.float64),
                        lambda x: 0.0)
@@ -323,3 +329,6 @@ def linspace(start, stop, num) -> Tensor:
 
 def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else constant(x)
+
+
+_tensor_module._ops = sys.modules[__name__]  # a Tensor's operators call the rows above

@@ -1,19 +1,24 @@
-"""How a single point's results look: a table (rich on a terminal, aligned
-plain text otherwise), JSON, CSV or JSON lines.
+"""How results look: numbers, the output formats, and a single point's table,
+JSON, CSV or JSON lines.
 
-Every format is built from the Job's own flattening (`columns`,
-`json_object`), so the single point and the batch paths agree. Numbers are
-written in shortest round-trip form (Python's float repr: `19.0`, `0.1`,
-`1e-300`), non-finite ones as `nan`, `inf`, `-inf` (JSON: `null`).
+This module is the one home of number formatting (`number`: shortest
+round-trip, Python's float repr: `19.0`, `0.1`, `1e-300`, non-finite ones as
+`nan`, `inf`, `-inf`; `json_number`: non-finite as JSON null), of the format
+names (FORMATS) and of the terminal check. Every format of one point is built
+from the Job's own flattening (`columns`, `json_object`), which batch output
+shares, so the single point and the batch paths agree.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import NamedTuple, TextIO
 
-FORMATS = ("table", "csv", "json", "jsonl")
+import numpy as np
+
+FORMATS = ("table", "csv", "json", "jsonl")  # --format of the computing commands
 
 
 def format_of_path(path: str | None) -> str | None:
@@ -30,9 +35,28 @@ def number(x) -> str:
     return repr(float(x))
 
 
-# -- the table: blocks of labelled rows ------------------------------------------
+def json_number(x) -> float | None:
+    """A float for JSON, or None (null) where JSON has no number: nan and ±inf."""
+    x = float(x)
+    return x if math.isfinite(x) else None
 
-class Block(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
+
+def is_terminal(stream) -> bool:
+    """Whether `stream` is a terminal (False for a closed or fake stream)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def use_rich(stream: TextIO) -> bool:
+    """Rich tables only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return not os.environ.get("NO_COLOR") and is_terminal(stream)
+
+
+# -- the table: sections of labelled rows ------------------------------------------
+
+class Section(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     """One small table: an optional title, column headers (first one for the
     label column) and rows whose first cell is a label. Columns from
     `numbers_from` on hold numbers and are right-aligned."""
@@ -43,94 +67,109 @@ class Block(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     numbers_from: int = 1
 
 
-def result_blocks(job, result: Mapping, point: Mapping[str, float]) -> list[Block]:
-    """The table of one point: expression and value; the point and the gradient
-    by variable; the Hessian (or Jacobian) with variable names on both axes."""
-    values = result["value"]
-    if job.command == "jacobian":
-        return _jacobian_blocks(job, result, point)
-    summary = [("expression", job.expressions[0].text), ("value", number(values))]
-    if job.command == "diff":
-        summary.append((job.column_names()[-1], number(result["derivative"])))
-    blocks = [Block(None, None, tuple(summary), numbers_from=2)]
+def result_sections(job, result: Mapping, point: Mapping[str, float]) -> list[Section]:
+    """The table of one point, laid out by each result's shape: the expression
+    and the scalar results (the value, a derivative); the point, with a row per
+    vector by variable (the gradient); a section per tensor (the Hessian) with
+    variable names on its axes. A command of many expressions has one row per
+    expression instead (see _per_expression_sections)."""
+    if job.command.many:
+        return _per_expression_sections(job, result, point)
+    summary = [("expression", job.expressions[0].text)]
+    vectors, tensors = [], []
+    for key in job.keys:
+        if key not in result:
+            continue
+        array = np.asarray(result[key])
+        if array.ndim == 0:  # the value, or diff's one derivative, named by its column
+            summary.append(("value" if key == "value" else job.key_names(key)[0],
+                            number(array)))
+        elif array.ndim == 1:
+            vectors.append((key, array))
+        else:
+            tensors.append((key, array))
+    sections = [Section(None, None, tuple(summary), numbers_from=2)]
     names = list(dict.fromkeys([*point, *job.variables]))
     if names:
         rows = [("point", *(number(point[n]) if n in point else "" for n in names))]
-        if "gradient" in result:
-            gradient = dict(zip(job.variables, result["gradient"]))
-            rows.append(("gradient", *(number(gradient[n]) if n in gradient else ""
-                                       for n in names)))
-        blocks.append(Block(None, ("", *names), tuple(rows)))
-    if "hessian" in result and job.variables:
-        rows = tuple((a, *(number(h) for h in row))
-                     for a, row in zip(job.variables, result["hessian"]))
-        blocks.append(Block("hessian", ("", *job.variables), rows))
-    return blocks
+        for key, vector in vectors:
+            by_name = dict(zip(job.variables, vector))
+            rows.append((key, *(number(by_name[n]) if n in by_name else "" for n in names)))
+        sections.append(Section(None, ("", *names), tuple(rows)))
+    if job.variables:
+        for key, tensor in tensors:
+            # Rows by the leading axes' variables (`x`, or `x y` for order 3), columns
+            # by the last axis.
+            rows = tuple((" ".join(job.variables[i] for i in index),
+                          *(number(h) for h in tensor[index]))
+                         for index in np.ndindex(tensor.shape[:-1]))
+            sections.append(Section(key, ("", *job.variables), rows))
+    return sections
 
 
-def _jacobian_blocks(job, result: Mapping, point: Mapping[str, float]) -> list[Block]:
-    blocks = []
+def _per_expression_sections(job, result: Mapping, point: Mapping[str, float]
+                             ) -> list[Section]:
+    """The point, then a row per expression: its text, its scalar results (the
+    value) and its derivatives by variable (its Jacobian row)."""
+    sections = []
     if point:
-        blocks.append(Block(None, ("", *point), (("point", *map(number, point.values())),)))
-    rows = tuple((f"f{i + 1}", e.text, number(v), *(number(d) for d in row))
-                 for i, (e, v, row) in enumerate(zip(job.expressions, result["value"],
-                                                     result["jacobian"])))
-    headers = ("", "expression", "value", *(f"d/d{x}" for x in job.variables))
-    blocks.append(Block("jacobian", headers, rows, numbers_from=2))
-    return blocks
+        sections.append(Section(None, ("", *point), (("point", *map(number, point.values())),)))
+    keys = [key for key in job.keys if key in result]
+    headers = ["", "expression"]
+    for key in keys:
+        headers += [key] if np.ndim(result[key]) == 1 else [f"d/d{x}" for x in job.variables]
+    rows = []
+    for i, expr in enumerate(job.expressions):
+        row = [f"f{i + 1}", expr.text]
+        for key in keys:
+            entry = np.asarray(result[key])[i]
+            row += [number(entry)] if entry.ndim == 0 else [number(d) for d in entry]
+        rows.append(tuple(row))
+    sections.append(Section(job.command.name, tuple(headers), tuple(rows), numbers_from=2))
+    return sections
 
 
-def render_plain(blocks: list[Block]) -> str:
-    """Blocks as aligned plain text, separated by blank lines."""
+def render_plain(sections: list[Section]) -> str:
+    """Sections as aligned plain text, separated by blank lines."""
     parts = []
-    for block in blocks:
-        table = [block.headers, *block.rows] if block.headers else list(block.rows)
-        if block.title and block.headers:
-            table[0] = (block.title, *block.headers[1:])
+    for section in sections:
+        table = [section.headers, *section.rows] if section.headers else list(section.rows)
+        if section.title and section.headers:
+            table[0] = (section.title, *section.headers[1:])
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
         lines = []
         for row in table:
-            cells = [cell.rjust(w) if i >= block.numbers_from else cell.ljust(w)
+            cells = [cell.rjust(w) if i >= section.numbers_from else cell.ljust(w)
                      for i, (cell, w) in enumerate(zip(row, widths))]
             lines.append("  ".join(cells).rstrip())
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
-def render_rich(blocks: list[Block], file: TextIO) -> None:
-    """Blocks as rich tables (imported only here: a terminal is waiting)."""
+def render_rich(sections: list[Section], file: TextIO) -> None:
+    """Sections as rich tables (imported only here: a terminal is waiting)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=file, highlight=False)
-    for block in blocks:
-        if block.headers is None:  # the summary: label and value, no frame
+    for section in sections:
+        if section.headers is None:  # the summary: label and value, no frame
             grid = Table.grid(padding=(0, 2))
             grid.add_column(style="bold")
             grid.add_column()
-            for row in block.rows:
+            for row in section.rows:
                 grid.add_row(*row)
             console.print(grid)
             continue
-        table = Table(title=block.title, box=box.SIMPLE_HEAD, title_justify="left",
+        table = Table(title=section.title, box=box.SIMPLE_HEAD, title_justify="left",
                       title_style="bold")
-        for i, header in enumerate(block.headers):
-            table.add_column(header, justify="right" if i >= block.numbers_from else "left",
+        for i, header in enumerate(section.headers):
+            table.add_column(header, justify="right" if i >= section.numbers_from else "left",
                              style="bold" if i == 0 else None)
-        for row in block.rows:
+        for row in section.rows:
             table.add_row(*row)
         console.print(table)
-
-
-def use_rich(stream: TextIO) -> bool:
-    """Rich tables only on a terminal, and never when NO_COLOR is set (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # -- machine-readable formats -------------------------------------------------
@@ -147,8 +186,6 @@ def jsonl_text(job, result: Mapping, point: Mapping[str, float],
     """One JSON line, as a batch of one row writes it: no `expression`; with
     `echo` (--keep-input) the input values first, under `input`."""
     import json
-
-    from .jobs import json_number
 
     obj = job.json_object(result, point, with_expression=False)
     if echo is not None:
@@ -173,11 +210,11 @@ def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
     """Write one point's result to `stream` in `fmt` (one of FORMATS); `echo`
     (the --at values, with --keep-input) goes before the results in csv and jsonl."""
     if fmt == "table":
-        blocks = result_blocks(job, result, point)
+        sections = result_sections(job, result, point)
         if use_rich(stream):
-            render_rich(blocks, stream)
+            render_rich(sections, stream)
         else:
-            stream.write(render_plain(blocks))
+            stream.write(render_plain(sections))
     elif fmt == "json":
         stream.write(json_text(job, result, point))
     elif fmt == "jsonl":

@@ -10,43 +10,29 @@ for second and higher derivatives.
 from __future__ import annotations
 
 import contextlib
-import threading
+from collections.abc import Callable
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
+from . import ops as _ops
+from .primitive import state
 from .tensor import Tensor, Variable, constant
 
-class _ThreadState(threading.local):
-    """What is recording, per thread (as in TensorFlow, a tape sees only the
-    ops of the thread that entered it)."""
 
-    def __init__(self):
-        self.tapes: list[GradientTape] = []  # inside their `with` block, outermost first
-        self.observers: list = []  # called with every op (tapecli.plan, tapecli.domain)
-        self.differentiating = None  # the primitive whose VJP runs, for tapecli.domain
-        self.memo: dict | None = None  # see shared_subexpressions
+class Record(NamedTuple):
+    """One recorded op: its primitive, input tensors, static parameters and output."""
 
-
-state = _ThreadState()
+    primitive: object
+    inputs: tuple
+    params: dict
+    output: Tensor
 
 
 class UnconnectedGradients(str, Enum):
     NONE = "none"
     ZERO = "zero"
-
-
-def record(primitive, inputs: tuple[Tensor, ...], params: dict, output: Tensor) -> None:
-    """Append the op to every active tape that watches one of its inputs."""
-    for tape in state.tapes:
-        if tape._paused:
-            continue
-        connected = tape._connected
-        for x in inputs:
-            if x._id in connected:
-                tape._records.append((primitive, inputs, params, output))
-                connected.add(output._id)
-                break
 
 
 @contextlib.contextmanager
@@ -63,13 +49,6 @@ def shared_subexpressions():
         yield
     finally:
         state.memo = previous
-
-
-def variable_accessed(variable: Variable) -> None:
-    """A trainable variable was read: tapes that watch accessed variables watch it."""
-    for tape in state.tapes:
-        if tape._watch_accessed_variables and not tape._paused:
-            tape._watch_one(variable)
 
 
 class GradientTape:
@@ -128,6 +107,23 @@ class GradientTape:
                                 "gradients need floating point")
             self._watch_one(t)
 
+    def _record(self, primitive, inputs: tuple[Tensor, ...], params: dict,
+                output: Tensor) -> None:
+        """Keep the op if it reads a watched tensor (the dispatcher calls this)."""
+        if self._paused:
+            return
+        connected = self._connected
+        for x in inputs:
+            if x._id in connected:
+                self._records.append((primitive, inputs, params, output))
+                connected.add(output._id)
+                return
+
+    def _variable_accessed(self, variable: Variable) -> None:
+        """A trainable variable was read: watch it if this tape watches accessed ones."""
+        if self._watch_accessed_variables and not self._paused:
+            self._watch_one(variable)
+
     def _watch_one(self, tensor: Tensor) -> None:
         self._connected.add(tensor._id)
         if isinstance(tensor, Variable):
@@ -160,7 +156,7 @@ class GradientTape:
             if not isinstance(s, Tensor):
                 raise TypeError(f"sources must be tensors or variables, "
                                 f"not {type(s).__name__}")
-        adjoints = self._backward(targets, seeds, flat_sources)
+        adjoints = self.backward(targets, seeds, flat_sources)
         grads = []
         for s in flat_sources:
             g = adjoints.get(s._id)
@@ -181,7 +177,7 @@ class GradientTape:
         for k in range(size):
             seed = np.zeros(size)
             seed[k] = 1.0
-            adjoints = self._backward([target], [constant(seed.reshape(target.shape))],
+            adjoints = self.backward([target], [constant(seed.reshape(target.shape))],
                                       flat_sources)
             for row, s in zip(rows, flat_sources):
                 row.append(adjoints.get(s._id))
@@ -209,7 +205,7 @@ class GradientTape:
         for k in range(size):
             seed = np.zeros((batch, size))
             seed[:, k] = 1.0
-            adjoints = self._backward([target], [constant(seed.reshape(target.shape))],
+            adjoints = self.backward([target], [constant(seed.reshape(target.shape))],
                                       [source])
             g = adjoints.get(source._id)
             if g is None:
@@ -227,9 +223,19 @@ class GradientTape:
                                "its second. Use GradientTape(persistent=True).")
         self._used = True
 
-    def _backward(self, targets, seeds, sources, keep_all: bool = False) -> dict[int, Tensor]:
-        """Adjoints of the `sources` (with `keep_all`, of every recorded tensor
-        between `sources` and `targets`: tapecli.trace shows them)."""
+    @property
+    def records(self) -> tuple[Record, ...]:
+        """What the tape recorded, in order: one Record per op on a watched tensor."""
+        return tuple(Record(*r) for r in self._records)
+
+    def backward(self, targets, seeds, sources, *, keep_all: bool = False,
+                 on_vjp: Callable | None = None) -> dict[int, Tensor]:
+        """The backward walk itself: adjoints keyed by tensor id (`Tensor._id`).
+
+        Gives the adjoints of the `sources` or, with `keep_all`, of every recorded
+        tensor between `sources` and `targets`; `on_vjp(record, i, sent)` is told
+        each term a VJP sends to input i of a record (tapecli.tape_listing shows
+        them). `gradient` and `jacobian` are built on this."""
         records = self._records[:]  # a persistent tape may record our own ops meanwhile
         # Forward reachability: only inputs that depend on a source need VJPs.
         # An unwatched source gets None, as in TensorFlow, even if a watched
@@ -260,8 +266,10 @@ class GradientTape:
                     if x._id in reaches:
                         vjp = primitive.vjps[i]
                         if vjp is not None:
-                            _accumulate(adjoints, x._id, _run_vjp(primitive, vjp, g, output,
-                                                                  inputs, params))
+                            sent = _run_vjp(primitive, vjp, g, output, inputs, params)
+                            if on_vjp is not None:
+                                on_vjp(Record(primitive, inputs, params, output), i, sent)
+                            _accumulate(adjoints, x._id, sent)
         return adjoints
 
 
@@ -310,5 +318,3 @@ def _unflatten(structure, leaves: list):
 
     return rebuild(structure)
 
-
-from . import ops as _ops  # noqa: E402

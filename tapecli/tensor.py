@@ -7,6 +7,9 @@ import itertools
 import numpy as np
 
 _next_id = itertools.count(1).__next__
+# The op table (tapecli.ops), which the operators below dispatch to. tapecli.ops
+# binds itself here when it loads: it builds on Tensor, so Tensor cannot import it.
+_ops = None
 
 
 def _as_array(value, dtype=None) -> np.ndarray:
@@ -203,5 +206,3 @@ def convert_to_tensor(value, dtype=None) -> Tensor:
         return value
     return constant(value, dtype)
 
-
-from . import ops as _ops  # noqa: E402  (operators above dispatch to the table)

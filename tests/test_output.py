@@ -40,7 +40,7 @@ def test_number_spells_non_finite_values_like_numpy():
 
 def test_plain_table_of_a_hessian():
     job, result, point = hessian_case()
-    assert output.render_plain(output.result_blocks(job, result, point)) == (
+    assert output.render_plain(output.result_sections(job, result, point)) == (
         "expression  x**2*y + y**3\n"
         "value       10.0\n"
         "\n"
@@ -57,7 +57,7 @@ def test_plain_table_of_a_gradient_with_respect_to_one_variable():
     # d(xy)/dy = x = 2; the point still shows both variables
     job = Job.create("grad", [tapecli.parse("x*y")], ["y"])
     point = {"x": 2.0, "y": 5.0}
-    text = output.render_plain(output.result_blocks(job, job.compute(point), point))
+    text = output.render_plain(output.result_sections(job, job.compute(point), point))
     assert "            x    y\npoint     2.0  5.0\ngradient       2.0\n" in text
 
 
@@ -75,7 +75,7 @@ def test_rich_table_on_a_terminal_and_plain_text_with_no_color(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     terminal = Terminal()
     output.write_result(job, result, point, "table", terminal)
-    assert terminal.getvalue() == output.render_plain(output.result_blocks(job, result, point))
+    assert terminal.getvalue() == output.render_plain(output.result_sections(job, result, point))
 
 
 def test_json_is_strict_and_shortest():
@@ -111,11 +111,11 @@ def test_csv_writes_non_finite_numbers_as_nan_inf():
 
 def test_diff_and_jacobian_tables():
     job = Job.create("diff", [tapecli.parse("x**3")], ["x"], 3)  # d³x³/dx³ = 6
-    text = output.render_plain(output.result_blocks(job, job.compute({"x": 2.0}), {"x": 2.0}))
+    text = output.render_plain(output.result_sections(job, job.compute({"x": 2.0}), {"x": 2.0}))
     assert "d3f/dxdxdx  6.0\n" in text
     job = Job.create("jacobian", [tapecli.parse("x*y"), tapecli.parse("x-y")])
     point = {"x": 2.0, "y": 3.0}
-    text = output.render_plain(output.result_blocks(job, job.compute(point), point))
+    text = output.render_plain(output.result_sections(job, job.compute(point), point))
     assert text.endswith(
         "jacobian  expression  value  d/dx  d/dy\n"
         "f1        x*y           6.0   3.0   2.0\n"

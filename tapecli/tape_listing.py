@@ -1,11 +1,16 @@
-"""What `tapecli trace` shows: one evaluation's tape, its backward pass, as text or JSON.
+"""The tape listing (`tapecli trace`): one evaluation's tape and its backward pass, as text or JSON.
 
 The forward pass is the tape's own record list: each op that touched a
 variable, in order, with its inputs by node id (`%1`) or as constants. Ops on
 constants alone are never recorded (nothing to differentiate), so their
 results appear as constants. The backward pass is the tape's backward walk,
 kept whole: every node's adjoint df/d%i, and what each op sends to its inputs
-(the VJPs), so that the chain rule can be read off line by line.
+(the VJPs), so that the chain rule can be read off line by line. It reads the
+tape's public record and backward walk (`GradientTape.records`, `.backward`):
+nothing here runs a VJP of its own.
+
+(Named a listing, not a trace: in JAX and autograd "tracing" is what
+tapecli.graph.capture does.)
 """
 
 from __future__ import annotations
@@ -13,17 +18,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DataError
-from .expression import Expression, check_wrt
+from .language import check_wrt
 from .tape import GradientTape
 from .tensor import constant
 
+if TYPE_CHECKING:  # annotations only: expression imports the drivers, not the reverse
+    from .expression import Expression
+
 
 @dataclass(frozen=True)
-class TraceNode:
+class ListedNode:
     """A variable (`op == "variable"`, `name` set) or a recorded op.
 
     `inputs` are node ids or constant floats; `vjp` is parallel to `inputs`:
@@ -40,20 +49,20 @@ class TraceNode:
 
 
 @dataclass(frozen=True)
-class Trace:
+class TapeListing:
     """The nodes of one evaluation, in tape order; `output` is the id of f's
     node (None when the expression has no variable, so nothing was recorded)."""
 
     expression: str
     point: dict[str, float]
     wrt: tuple[str, ...]
-    nodes: tuple[TraceNode, ...]
+    nodes: tuple[ListedNode, ...]
     output: str | None
     value: float
 
 
-def record_trace(expr: Expression, point: Mapping[str, float],
-                 wrt: Sequence[str] | None = None) -> Trace:
+def list_tape(expr: Expression, point: Mapping[str, float],
+              wrt: Sequence[str] | None = None) -> TapeListing:
     """Evaluate `expr` at a single point under a tape and take df/d(wrt) with
     every adjoint kept. All variables are watched so that every op on them
     shows in the forward pass; only nodes that depend on `wrt` get adjoints."""
@@ -63,47 +72,34 @@ def record_trace(expr: Expression, point: Mapping[str, float],
         if name not in point:
             raise DataError(f"variable {name!r} has no value")
     env = {name: constant(float(point[name])) for name in expr.variables}
+    sent: dict[int, list] = {}  # output id -> what its VJPs sent to each input
+
+    def on_vjp(record, i, term):
+        row = sent.setdefault(record.output._id, [None] * len(record.inputs))
+        row[i] = term
+
     with np.errstate(all="ignore"):
         with GradientTape() as tape:
             tape.watch(list(env.values()))
             f = expr(env)
         sources = [env[name] for name in wrt]
-        adjoints = tape._backward([f], [constant(np.ones_like(f.numpy()))], sources,
-                                  keep_all=True)
-        vjps = _vjps(tape._records, adjoints)
+        adjoints = tape.backward([f], [constant(np.ones_like(f.numpy()))], sources,
+                                 keep_all=True, on_vjp=on_vjp)
 
     ids: dict[int, str] = {}
     nodes = []
     for name, tensor in env.items():
         ids[tensor._id] = f"%{len(ids) + 1}"
-        nodes.append(TraceNode(ids[tensor._id], "variable", name, (), float(tensor.numpy()),
-                               _float(adjoints.get(tensor._id)), ()))
-    for primitive, inputs, _params, output in tape._records:
+        nodes.append(ListedNode(ids[tensor._id], "variable", name, (), float(tensor.numpy()),
+                                _float(adjoints.get(tensor._id)), ()))
+    for primitive, inputs, _params, output in tape.records:
         ids[output._id] = f"%{len(ids) + 1}"
         inputs_shown = tuple(ids.get(x._id, float(x.numpy())) for x in inputs)
-        nodes.append(TraceNode(ids[output._id], primitive.name, None, inputs_shown,
-                               float(output.numpy()), _float(adjoints.get(output._id)),
-                               tuple(_float(v) for v in vjps.get(output._id, ()))))
-    return Trace(expr.text, {name: float(point[name]) for name in expr.variables}, wrt,
-                 tuple(nodes), ids.get(f._id), float(f.numpy()))
-
-
-def _vjps(records, adjoints) -> dict[int, list]:
-    """For each op with an adjoint, what its VJPs send to each of its inputs.
-
-    These are the terms that the tape's backward walk adds up into the
-    adjoints; computed again here (no tape is active) only to be shown."""
-    sent: dict[int, list] = {}
-    for primitive, inputs, params, output in records:
-        g = adjoints.get(output._id)
-        if g is None:
-            continue
-        row = []
-        for x, vjp in zip(inputs, primitive.vjps):
-            on_path = vjp is not None and x._id in adjoints
-            row.append(vjp(g, output, *inputs, **params) if on_path else None)
-        sent[output._id] = row
-    return sent
+        nodes.append(ListedNode(ids[output._id], primitive.name, None, inputs_shown,
+                                float(output.numpy()), _float(adjoints.get(output._id)),
+                                tuple(_float(v) for v in sent.get(output._id, ()))))
+    return TapeListing(expr.text, {name: float(point[name]) for name in expr.variables}, wrt,
+                       tuple(nodes), ids.get(f._id), float(f.numpy()))
 
 
 def _float(tensor) -> float | None:
@@ -112,26 +108,26 @@ def _float(tensor) -> float | None:
 
 # -- presentation ---------------------------------------------------------------
 
-def trace_text(trace: Trace) -> str:
-    """The trace as lines a reader can follow, one op per line (like a jaxpr)."""
+def listing_text(listing: TapeListing) -> str:
+    """The listing as lines a reader can follow, one op per line (like a jaxpr)."""
     from .output import number
 
-    at = ", ".join(f"{name} = {number(v)}" for name, v in trace.point.items())
-    lines = [f"trace of {trace.expression}" + (f" at {at}" if at else "")]
-    if not trace.nodes:
-        lines.append(f"no variables, nothing recorded: f = {number(trace.value)}")
+    at = ", ".join(f"{name} = {number(v)}" for name, v in listing.point.items())
+    lines = [f"trace of {listing.expression}" + (f" at {at}" if at else "")]
+    if not listing.nodes:
+        lines.append(f"no variables, nothing recorded: f = {number(listing.value)}")
         return "\n".join(lines) + "\n"
 
     lines.append("forward: each recorded op in order -> its value")
-    width = max(len(_equation(n)) for n in trace.nodes) + 2
-    for node in trace.nodes:
-        mark = "    (f)" if node.id == trace.output else ""
+    width = max(len(_equation(n)) for n in listing.nodes) + 2
+    for node in listing.nodes:
+        mark = "    (f)" if node.id == listing.output else ""
         lines.append(f"  {_equation(node):<{width}}-> {number(node.value)}{mark}")
 
-    wrt = ", ".join(trace.wrt) if trace.wrt else "nothing"
+    wrt = ", ".join(listing.wrt) if listing.wrt else "nothing"
     lines.append(f"backward (with respect to {wrt}): each node's adjoint df/d%i, last first "
                  "-> what it sends to the op's inputs")
-    on_path = [n for n in reversed(trace.nodes) if n.adjoint is not None]
+    on_path = [n for n in reversed(listing.nodes) if n.adjoint is not None]
     if not on_path:
         lines.append(f"  f does not depend on {wrt}")
     labels = {n.id: f"{n.id} {n.name if n.op == 'variable' else n.op}" for n in on_path}
@@ -147,7 +143,7 @@ def trace_text(trace: Trace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _equation(node: TraceNode) -> str:
+def _equation(node: ListedNode) -> str:
     from .output import number
 
     if node.op == "variable":
@@ -156,13 +152,13 @@ def _equation(node: TraceNode) -> str:
     return f"{node.id} = {node.op} {args}"
 
 
-def trace_json(trace: Trace) -> str:
-    """The trace as a JSON list of nodes (non-finite numbers as null)."""
+def listing_json(listing: TapeListing) -> str:
+    """The listing as a JSON list of nodes (non-finite numbers as null)."""
     def num(x):
         return x if x is not None and np.isfinite(x) else None
 
     nodes = []
-    for node in trace.nodes:
+    for node in listing.nodes:
         obj = {"id": node.id, "op": node.op}
         if node.name is not None:
             obj["name"] = node.name
@@ -171,7 +167,7 @@ def trace_json(trace: Trace) -> str:
         obj["adjoint"] = num(node.adjoint)
         if node.op != "variable":
             obj["vjp"] = [num(v) for v in node.vjp] if node.adjoint is not None else None
-        if node.id == trace.output:
+        if node.id == listing.output:
             obj["output"] = True
         nodes.append(obj)
     return json.dumps(nodes, allow_nan=False) + "\n"
