@@ -233,3 +233,39 @@ def test_a_corrupt_parquet_row_group_through_the_console_script(tmp_path):
     assert one_error_line(done, 1).startswith(f"tapecli: error: {path}: row group 2 of 3 "
                                               "(rows 1,001 to 2,000) cannot be read: ")
     assert done.stdout.split() == [b"f"] + [b"%d.0" % i for i in range(1000)]
+
+
+# ---- terminal tables never hide a number ------------------------------------------------------
+TABLE_CASES = [
+    ("hessian", ["sin(x)*exp(y)*sqrt(z) + x*y*z*w + w**3/7"],
+     {"x": 0.3, "y": 1.7, "z": 2.1, "w": -0.45}),
+    ("grad", ["x/3 + y/7 + z/11"], {"x": 0.1, "y": 0.2, "z": 0.3}),
+    ("jacobian", ["x/3 + y/7", "x*y/9", "log(x)/y"], {"x": 0.7, "y": 1.3}),
+    ("diff", ["exp(x)/3"], {"x": 0.1}),
+]
+
+
+@pytest.mark.parametrize("width", [80, 40, 12])
+@pytest.mark.parametrize("command, texts, point", TABLE_CASES, ids=[c[0] for c in TABLE_CASES])
+def test_a_terminal_table_shows_every_number_in_full_at_any_width(command, texts, point, width):
+    import io
+
+    import numpy as np
+
+    from tapecli import output
+    from tapecli.jobs import Job
+    from tapecli.parser import parse
+
+    wrt = ["x"] if command == "diff" else None
+    job = Job.create(command, [parse(t) for t in texts], wrt, None)
+    result = job.compute(point)
+    shown = io.StringIO()
+    output.render_rich(output.result_sections(job, result, point), shown, width=width)
+    text = shown.getvalue()
+    numbers = [output.number(v) for v in point.values()]
+    for key in job.keys:
+        numbers += [output.number(v) for v in np.ravel(result[key])]
+    assert len(numbers) > len(point)
+    for n in numbers:
+        assert n in text, (n, text)  # whole: neither cut to 1.58114…, nor folded, nor dropped
+    assert "…" not in text
