@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import re
 import signal
@@ -29,8 +30,11 @@ from .output import FORMATS
 # ASCII digits only, as in expressions: \d and float() would take ١٢ and １２ too.
 _NUMBER = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)",
                      re.IGNORECASE)
-# The highest --order: beyond it a usage error, not hours of work or a MemoryError.
-MAX_ORDER = 1000
+# The highest --order (a million Taylor coefficients): beyond it a usage error, never
+# an OverflowError or a MemoryError from building the sequence of differentiations.
+MAX_ORDER = 1_000_000
+# The most numbers one point's result may hold (80 MB of float64).
+MAX_ENTRIES = 10_000_000
 # The context key of the arguments that came after `--`: expression text, whatever they look like.
 _LITERAL = "tapecli.literal"
 # A leading '-' lets an expression such as -x**2 through; '--word' is an option.
@@ -154,6 +158,7 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
     from .parser import parse
 
     job = Job.create(command, [parse(text) for text in expressions], wrt, order)
+    _check_size(job, order)
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
     batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
@@ -169,6 +174,19 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
     _check_domain(job, point, result, strict)
     echo = given if keep_input else None
     _write(output_path, lambda stream: _write_point(job, result, point, fmt, stream, echo))
+
+
+def _check_size(job, order: int | None) -> None:
+    """Refuse a result too large to hold (`hessian --order 40`: 2**40 entries per
+    point) as a usage error, before any work, rather than run out of memory."""
+    from .commands import entry_shape
+
+    many = len(job.expressions) if job.command.many else None
+    entries = sum(math.prod(entry_shape(key, job.variables, many)) for key in job.keys)
+    if entries > MAX_ENTRIES:
+        raise UsageError(f"{job.command.name}{f' --order {order}' if order else ''}: "
+                         f"{entries:,} numbers per point ({len(job.variables)} variables); "
+                         f"the limit is {MAX_ENTRIES:,}")
 
 
 def _stdin_is_piped() -> bool:

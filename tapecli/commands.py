@@ -149,8 +149,12 @@ def _grad(job, point: Mapping) -> dict[str, np.ndarray]:
 
 
 def _hessian(job, point: Mapping) -> dict[str, np.ndarray]:
-    value, grad, hess = derivatives.hessian(job.expressions[0], point, job.wrt)
-    return {"value": value, "gradient": grad, "hessian": hess}
+    if job.order is None or job.order == 2:
+        value, grad, hess = derivatives.hessian(job.expressions[0], point, job.wrt)
+        return {"value": value, "gradient": grad, "hessian": hess}
+    # --order K: the Hessian from reverse mode, tensors 3..K from Taylor mode
+    tensors = derivatives.derivative_tensors(job.expressions[0], point, job.order, job.wrt)
+    return dict(zip(job.keys, tensors))
 
 
 def _diff(job, point: Mapping) -> dict[str, np.ndarray]:
@@ -161,6 +165,14 @@ def _diff(job, point: Mapping) -> dict[str, np.ndarray]:
 def _jacobian(job, point: Mapping) -> dict[str, np.ndarray]:
     values, jac = derivatives.jacobian(job.expressions, point, job.wrt)
     return {"value": values, "jacobian": jac}
+
+
+def _tensor_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
+    """hessian --order K: keep K (2 is the plain Hessian)."""
+    if order < 2:
+        raise UsageError("--order for hessian must be 2 or more (the Hessian is order 2; "
+                         "for the gradient use grad)")
+    return wrt, order
 
 
 def _repeat_wrt(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], None]:
@@ -182,7 +194,12 @@ COMMANDS: tuple[Command, ...] = (
                      'tapecli grad "x*y" --at x=2,y=5 --format json')),
     Command("hessian", _hessian, ("value", "gradient", "hessian"),
             help="Print the value, the gradient and the Hessian of EXPR.",
-            example=('tapecli hessian "x**2*y + y**3" --at x=1,y=2   Hessian [[4, 2], [2, 12]]',)),
+            example=('tapecli hessian "x**2*y + y**3" --at x=1,y=2   Hessian [[4, 2], [2, 12]]',
+                     'tapecli hessian "x**2*y*z" --order 3 --at x=1,y=2,z=3   and d3f'),
+            order=Order("K", "Also print the derivative tensors of orders 3 to K "
+                             "(d3f ... dKf; default 2: the Hessian alone).",
+                        _tensor_order,
+                        lambda order: tuple(f"d{k}f" for k in range(3, order + 1)))),
     Command("diff", _diff, ("value", "derivative"),
             help="Print the value and one higher-order partial derivative of EXPR.\n\n"
                  "--wrt is the sequence of differentiations: --wrt x,x,y is d3f/dxdxdy;\n"

@@ -154,3 +154,17 @@ class Expression:
         """The recorded tape of one evaluation and its backward pass (see tapecli.tape_listing)."""
         from .tape_listing import list_tape
         return list_tape(self, point, wrt)
+
+    # -- Taylor mode (tapecli.taylor; the drivers above use it for orders >= 3) --
+    def taylor(self, point: Mapping, direction: Mapping[str, float], order: int) -> np.ndarray:
+        """Coefficients c_0..c_order of t -> f(point + t*direction), shape (order+1, ...):
+        the k-th derivative along `direction` is k! * c_k."""
+        from .derivatives import taylor
+        return taylor(self, point, direction, order)
+
+    def derivative_tensors(self, point: Mapping, order: int,
+                           wrt: Sequence[str] | None = None) -> list[np.ndarray]:
+        """`[value, gradient, hessian, d3f, ..., dKf]` for K = `order`; tensor k has
+        shape `(..., n, ..., n)` with k axes following `wrt` (default: variables)."""
+        from .derivatives import derivative_tensors
+        return derivative_tensors(self, point, order, wrt)
