@@ -156,6 +156,8 @@ class Expression:
         return list_tape(self, point, wrt)
 
     # -- formulas: derivatives as Expressions (tapecli.formula does the work) --
+    _parse = None  # tapecli.parser's parse, set by the parser (it imports this module)
+
     def __str__(self) -> str:
         """The simplified formula: `str(parse("x*1 + 0"))` is 'x'."""
         from .formula import text

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 
@@ -348,6 +347,8 @@ class Builder:
 def _content(term: Term) -> float:
     """What divides a sum's coefficients and constant into coprime integers (x/2 + y
     is (x + 2*y)/2), else their common absolute value (1 if there is none)."""
+    from fractions import Fraction  # formulas only: not at start-up
+
     values = {abs(c) for _, c in term.items}
     if term.value != 0:
         values.add(abs(term.value))
@@ -683,6 +684,8 @@ def _coefficient_parts(style: _Text, c: float) -> tuple[str | None, str | None]:
 def _fraction(c: float, shorter_by: int) -> tuple[int, int] | None:
     """(p, q) with p/q == c exactly for q <= 1000, if the text "p/q" is at least
     `shorter_by` characters shorter than repr(c) (1/3 for 0.3333333333333333)."""
+    from fractions import Fraction
+
     if not math.isfinite(c) or _is_integer(c):
         return None
     fraction = Fraction(abs(c)).limit_denominator(1000)
@@ -798,11 +801,12 @@ def _wrt(expr, wrt) -> tuple[str, ...]:
     return names
 
 
-def _expression(term: Term, what: str):
-    from .parser import parse
-
+def _expression(term: Term, what: str, like):
+    """The printed term parsed as an Expression of the same class as `like`.
+    (`Expression._parse` is tapecli.parser's parse, bound there: the parser
+    imports expression, whose methods import this module.)"""
     check_size(term, what)
-    return parse(to_text(term))
+    return type(like)._parse(to_text(term))
 
 
 _TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -831,9 +835,7 @@ def latex(expr) -> str:
 
 def simplify(expr):
     """The expression in its simplified form, as a new Expression."""
-    from .parser import parse
-
-    return parse(text(expr))
+    return type(expr)._parse(text(expr))
 
 
 def differentiate(expr, wrt: str | Sequence[str]):
@@ -847,7 +849,7 @@ def differentiate(expr, wrt: str | Sequence[str]):
     current = expr
     for k, name in enumerate(names, 1):
         term = _read(_derivative_program, (current,), (name,))[1]
-        current = _expression(term, _partial_name(names[:k]))
+        current = _expression(term, _partial_name(names[:k]), expr)
     return current
 
 
@@ -857,7 +859,7 @@ def gradient_formulas(expr, wrt: Sequence[str] | None = None) -> list:
 
     names = _wrt(expr, wrt)
     terms = _read(_gradient_program, (expr,), names)[1:]
-    return [_expression(t, _partial_name((n,))) for t, n in zip(terms, names)]
+    return [_expression(t, _partial_name((n,)), expr) for t, n in zip(terms, names)]
 
 
 def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
@@ -867,7 +869,7 @@ def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
     names = _wrt(expr, wrt)
     n = len(names)
     terms = _read(_hessian_program, (expr,), names)[1 + n:]
-    return [[_expression(terms[i * n + j], _partial_name((names[i], names[j])))
+    return [[_expression(terms[i * n + j], _partial_name((names[i], names[j])), expr)
              for j in range(n)] for i in range(n)]
 
 
@@ -903,7 +905,8 @@ def jacobian_formulas(expressions: Sequence, wrt: Sequence[str] | None = None) -
     names = default if wrt is None else _wrt(exprs[0] if exprs else None, wrt)
     terms = _read(_jacobian_program, exprs, names)[len(exprs):]
     n = len(names)
-    return [[_expression(terms[i * n + j], f"df{i + 1}/d{names[j]}") for j in range(n)]
+    return [[_expression(terms[i * n + j], f"df{i + 1}/d{names[j]}", exprs[0])
+             for j in range(n)]
             for i in range(len(exprs))]
 
 

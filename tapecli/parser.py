@@ -133,3 +133,8 @@ def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
     fixed = ("..." if len(shown_left) < len(left) else "") + fixed + \
         ("..." if len(shown_right) < len(right) else "")
     return re.sub(r"\s+", " ", fixed)
+
+
+# Formulas parse what they print (tapecli.formula reads it from the class, so
+# that neither expression nor formula imports the parser).
+Expression._parse = staticmethod(parse)
