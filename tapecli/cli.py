@@ -88,6 +88,12 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
     click.Option(["--formula"], is_flag=True,
                  help="Print the results as expressions (formulas), not numbers: no point; "
                       "--format table, json or latex."),
+    click.Option(["--over"], metavar="NAME=A:B",
+                 help="The variable to plot by and its range (--over x=-6:6; A and B may "
+                      "be constants such as pi)."),
+    click.Option(["--points"], type=int, metavar="N",
+                 help="Evenly spaced samples (default: two per terminal column, "
+                      "1,000 for a file)."),
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
                       "division by zero, overflow) an error, exit status 1."),
@@ -269,7 +275,8 @@ def _click_command(row: Command) -> click.Command:
                                    help=row.order.help))
 
     def callback(expressions, **options):
-        _run(row, _expressions(expressions, one=not row.many), **options)
+        texts = _expressions(expressions, one=not row.many)
+        (row.run or _run)(row, texts, **options)
 
     example = "".join(f"\n  {line}" for line in row.example)
     return click.Command(row.name, context_settings=_CONTEXT, callback=callback,

@@ -24,6 +24,10 @@ from .language import (  # noqa: F401  (check_* re-exported: the names users imp
 )
 from .tensor import Tensor, constant
 
+# tapecli.parser.parse, which binds itself here when it loads: the parser builds
+# Expressions, so an Expression cannot import it (see Expression.parse).
+_parse = None
+
 
 class ExpressionBuilder:
     """Collects nodes as the parser reduces; shares identical subexpressions.
@@ -155,8 +159,25 @@ class Expression:
         from .tape_listing import list_tape
         return list_tape(self, point, wrt)
 
+    # -- Taylor mode (tapecli.taylor; the drivers above use it for orders >= 3) --
+    def taylor(self, point: Mapping, direction: Mapping[str, float], order: int) -> np.ndarray:
+        """Coefficients c_0..c_order of t -> f(point + t*direction), shape (order+1, ...):
+        the k-th derivative along `direction` is k! * c_k."""
+        from .derivatives import taylor
+        return taylor(self, point, direction, order)
+
+    def derivative_tensors(self, point: Mapping, order: int,
+                           wrt: Sequence[str] | None = None) -> list[np.ndarray]:
+        """`[value, gradient, hessian, d3f, ..., dKf]` for K = `order`; tensor k has
+        shape `(..., n, ..., n)` with k axes following `wrt` (default: variables)."""
+        from .derivatives import derivative_tensors
+        return derivative_tensors(self, point, order, wrt)
+
     # -- formulas: derivatives as Expressions (tapecli.formula does the work) --
-    _parse = None  # tapecli.parser's parse, set by the parser (it imports this module)
+    @staticmethod
+    def parse(text: str) -> Expression:
+        """`tapecli.parse(text)`: how a formula's printed text becomes an Expression."""
+        return _parse(text)
 
     def __str__(self) -> str:
         """The simplified formula: `str(parse("x*1 + 0"))` is 'x'."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -347,8 +348,6 @@ class Builder:
 def _content(term: Term) -> float:
     """What divides a sum's coefficients and constant into coprime integers (x/2 + y
     is (x + 2*y)/2), else their common absolute value (1 if there is none)."""
-    from fractions import Fraction  # formulas only: not at start-up
-
     values = {abs(c) for _, c in term.items}
     if term.value != 0:
         values.add(abs(term.value))
@@ -684,8 +683,6 @@ def _coefficient_parts(style: _Text, c: float) -> tuple[str | None, str | None]:
 def _fraction(c: float, shorter_by: int) -> tuple[int, int] | None:
     """(p, q) with p/q == c exactly for q <= 1000, if the text "p/q" is at least
     `shorter_by` characters shorter than repr(c) (1/3 for 0.3333333333333333)."""
-    from fractions import Fraction
-
     if not math.isfinite(c) or _is_integer(c):
         return None
     fraction = Fraction(abs(c)).limit_denominator(1000)
@@ -802,11 +799,10 @@ def _wrt(expr, wrt) -> tuple[str, ...]:
 
 
 def _expression(term: Term, what: str, like):
-    """The printed term parsed as an Expression of the same class as `like`.
-    (`Expression._parse` is tapecli.parser's parse, bound there: the parser
-    imports expression, whose methods import this module.)"""
+    """The term as a new Expression, read back from its text by the parser that
+    made `like` (Expression.parse: the parser imports Expressions, not the reverse)."""
     check_size(term, what)
-    return type(like)._parse(to_text(term))
+    return type(like).parse(to_text(term))
 
 
 _TEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -835,7 +831,7 @@ def latex(expr) -> str:
 
 def simplify(expr):
     """The expression in its simplified form, as a new Expression."""
-    return type(expr)._parse(text(expr))
+    return type(expr).parse(text(expr))
 
 
 def differentiate(expr, wrt: str | Sequence[str]):
@@ -905,7 +901,7 @@ def jacobian_formulas(expressions: Sequence, wrt: Sequence[str] | None = None) -
     names = default if wrt is None else _wrt(exprs[0] if exprs else None, wrt)
     terms = _read(_jacobian_program, exprs, names)[len(exprs):]
     n = len(names)
-    return [[_expression(terms[i * n + j], f"df{i + 1}/d{names[j]}", exprs[0])
+    return [[_expression(terms[i * n + j], f"df{i + 1}/d{names[j]}", exprs[i])
              for j in range(n)]
             for i in range(len(exprs))]
 

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from . import series
 from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
@@ -262,6 +263,55 @@ matmul.defvjp(lambda g, ans, a, b: unbroadcast(matmul(g, matrix_transpose(b)), a
 _cast.defvjp(lambda g, ans, x, *, dtype:
              cast(g, dtype=x.dtype) if x.dtype.kind == "f" and ans.dtype.kind == "f" else None)
 identity.defvjp(lambda g, ans, x: g)
+
+
+# ---- Taylor rules (tapecli.series): series in, series out, one per primitive ------
+def defzero(*prims) -> None:
+    """Ops without a derivative: their series is their value alone (as jet's defzero)."""
+    for prim in prims:
+        prim.deftaylor(series.zero)
+
+
+add.deftaylor(series.add)
+subtract.deftaylor(series.subtract)
+multiply.deftaylor(series.multiply)
+divide.deftaylor(series.divide)
+negative.deftaylor(series.negative)
+pow.deftaylor(series.pow)
+square.deftaylor(series.square)
+sin.deftaylor(series.sin)
+cos.deftaylor(series.cos)
+tan.deftaylor(series.tan)
+asin.deftaylor(series.asin)
+acos.deftaylor(series.acos)
+atan.deftaylor(series.atan)
+sinh.deftaylor(series.sinh)
+cosh.deftaylor(series.cosh)
+tanh.deftaylor(series.tanh)
+asinh.deftaylor(series.asinh)
+acosh.deftaylor(series.acosh)
+atanh.deftaylor(series.atanh)
+exp.deftaylor(series.exp)
+expm1.deftaylor(series.expm1)
+log.deftaylor(series.log)
+log2.deftaylor(series.log2)
+log10.deftaylor(series.log10)
+log1p.deftaylor(series.log1p)
+sqrt.deftaylor(series.sqrt)
+cbrt.deftaylor(series.cbrt)
+abs.deftaylor(series.abs)
+sigmoid.deftaylor(series.sigmoid)
+softplus.deftaylor(series.softplus)
+relu.deftaylor(series.relu)
+atan2.deftaylor(series.atan2)
+hypot.deftaylor(series.hypot)
+maximum.deftaylor(series.maximum)
+minimum.deftaylor(series.minimum)
+where.deftaylor(series.where)
+ifzero.deftaylor(series.ifzero)
+identity.deftaylor(series.identity)
+defzero(sign, heaviside, stop_gradient, ones_like, zeros_like)
+defzero(less, less_equal, greater, greater_equal, equal, not_equal)
 
 
 # ---- public signatures of the ops with static parameters (TensorFlow's) -----------

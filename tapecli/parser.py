@@ -6,6 +6,7 @@ import functools
 import re
 
 from .errors import ExpressionSyntaxError, UsageError
+from . import expression as _expression_module
 from .expression import FUNCTIONS, Expression, ExpressionBuilder
 from .lalr import END, ParseError, Parser, load_parser
 
@@ -135,6 +136,4 @@ def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
     return re.sub(r"\s+", " ", fixed)
 
 
-# Formulas parse what they print (tapecli.formula reads it from the class, so
-# that neither expression nor formula imports the parser).
-Expression._parse = staticmethod(parse)
+_expression_module._parse = parse  # Expression.parse, for formulas read back as text

@@ -272,7 +272,10 @@ def test_printed_formulas_parse_and_give_the_tapes_derivatives(text, x, y):
     with np.errstate(all="ignore"):
         value, gradient = f.gradient(point, ["x", "y"])
         _, _, hessian = f.hessian(point, ["x", "y"])
-    assume(np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian)))
+    # Away from domain edges: where f itself is inf (1/relu(-x) at x = 1), the tape's
+    # guards and the formula's IEEE arithmetic may disagree on 0*inf.
+    assume(np.isfinite(value) and np.all(np.isfinite(gradient))
+           and np.all(np.isfinite(hessian)))
     assume(np.all(np.abs(hessian) < 1e6))
     printed = [str(f)] + [str(g) for g in f.gradient_formulas(["x", "y"])]
     second = [str(h) for row in f.hessian_formulas(["x", "y"]) for h in row]
