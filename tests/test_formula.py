@@ -392,3 +392,12 @@ def test_cli_formula_with_a_batch_on_stdin_is_a_usage_error():
     assert result.returncode == 2
     assert result.stderr == ("tapecli: error: --formula prints expressions, not values at "
                              "points: it reads no batch on stdin\n")
+
+
+def test_cli_hessian_order_formula_adds_the_tensors_of_higher_order():
+    out = ok("hessian", "x**3*y", "--order", "3", "--formula").splitlines()
+    assert out[7:] == ["d3f/dxdxdx = 6*y", "d3f/dxdxdy = 6*x", "d3f/dxdydx = 6*x",
+                       "d3f/dxdydy = 0", "d3f/dydxdx = 6*x", "d3f/dydxdy = 0",
+                       "d3f/dydydx = 0", "d3f/dydydy = 0"]
+    obj = json.loads(ok("hessian", "x**4", "--order", "4", "--formula", "--format", "json"))
+    assert (obj["d3f"], obj["d4f"]) == ([[["24*x"]]], [[[["24"]]]])
