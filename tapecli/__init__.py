@@ -23,6 +23,7 @@ from .ops import (
 )
 from .parser import parse
 from .tape import GradientTape, UnconnectedGradients
+from .taylor import jet
 from .tensor import Tensor, Variable, constant, convert_to_tensor
 
 __version__ = "0.1.0"
@@ -87,6 +88,6 @@ __all__ = [
     "zeros_like", "math", "nn", "linalg", "random",
     "float64", "float32", "bool", "int32", "int64",
     # expressions
-    "parse", "Expression", "jacobian",
+    "parse", "Expression", "jacobian", "jet",
     "TapecliError", "UsageError", "DataError", "ExpressionSyntaxError",
 ]

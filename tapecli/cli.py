@@ -88,6 +88,15 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
     click.Option(["--output", "output_path"], metavar="FILE", type=click.Path(allow_dash=True),
                  help="Write the results to FILE instead of stdout; with --scheduler, "
                       "a directory that receives one part per input part."),
+    click.Option(["--formula"], is_flag=True,
+                 help="Print the results as expressions (formulas), not numbers: no point; "
+                      "--format table, json or latex."),
+    click.Option(["--over"], metavar="NAME=A:B",
+                 help="The variable to plot by and its range (--over x=-6:6; A and B may "
+                      "be constants such as pi)."),
+    click.Option(["--points"], type=int, metavar="N",
+                 help="Evenly spaced samples (default: two per terminal column, "
+                      "1,000 for a file)."),
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
                       "division by zero, overflow) an error, exit status 1."),
@@ -152,18 +161,22 @@ def cli():
 
 
 def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
-         output_path, strict, order=None, scheduler=None) -> None:
-    """The body of every computing command: a Job, then one point, a batch, or a
-    batch over a dataset on a Dask cluster."""
+         output_path, strict, order=None, formula=False, scheduler=None) -> None:
+    """The body of every computing command: a Job, then its formulas, one point, a
+    batch, or a batch over a dataset on a Dask cluster."""
     from .jobs import Job
     from .parser import parse
 
     job = Job.create(command, [parse(text) for text in expressions], wrt, order)
+    if formula:
+        _run_formula(job, point, fmt, input_path, output_path)
+        return
+    if fmt == "latex":
+        raise UsageError("--format latex prints formulas: add --formula")
     if scheduler is not None:
         _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
                         scheduler)
         return
-    _paths(input_path, output_path)
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
     batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
@@ -195,6 +208,36 @@ def _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict
 
     run_dataset(job, input_path, output_path, fmt=fmt, keep_input=keep_input,
                 strict=strict, scheduler=scheduler)
+
+
+def _run_formula(job, point, fmt, input_path, output_path) -> None:
+    """--formula: the results as expressions; no point can be given."""
+    from .formula_output import FORMATS as FORMULA_FORMATS
+    from .formula_output import write_formulas
+
+    if point is not None:
+        raise UsageError("--formula prints expressions, not values at a point: drop --at")
+    if input_path is not None:
+        raise UsageError("--formula prints expressions, not values at points: drop --input")
+    if fmt is not None and fmt not in FORMULA_FORMATS:
+        raise UsageError(f"--formula prints {', '.join(FORMULA_FORMATS)}, not --format {fmt}")
+    if job.inputs and _batch_on_stdin():
+        raise UsageError("--formula prints expressions, not values at points: "
+                         "it reads no batch on stdin")
+    _write(output_path, lambda stream: write_formulas(job, fmt or "table", stream))
+
+
+def _batch_on_stdin() -> bool:
+    """Whether stdin is a pipe or file with data in it (read to its end, as a batch
+    would be); a terminal or /dev/null holds none."""
+    import os
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, ValueError, OSError):
+        return False
+    return (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)) and bool(sys.stdin.read().strip())
 
 
 def _stdin_is_piped() -> bool:
@@ -272,7 +315,10 @@ def _click_command(row: Command) -> click.Command:
                                    help=row.order.help))
 
     def callback(expressions, **options):
-        _run(row, _expressions(expressions, one=not row.many), **options)
+        texts = _expressions(expressions, one=not row.many)
+        if options.get("scheduler") is None:
+            _paths(options.get("input_path"), options.get("output_path"))
+        (row.run or _run)(row, texts, **options)
 
     example = "".join(f"\n  {line}" for line in row.example)
     return click.Command(row.name, context_settings=_CONTEXT, callback=callback,

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, UsageError
 from .language import check_variable_name
 from .plan import NotCompilable, Plan, compile_program
 from .tape import GradientTape, shared_subexpressions
@@ -149,6 +150,15 @@ class _Driver:
         return shared
 
 
+def recorded_graph(make: Callable, exprs: Sequence[Expression], wrt: Sequence[str]):
+    """`(graph, names)`: a driver's program captured once (tapecli.graph), and the
+    variable name of each graph input, for readers of the graph such as formulas."""
+    from .graph import capture
+
+    driver = _driver(make, tuple(exprs), tuple(wrt))
+    return capture(driver.program(), len(driver.names)), driver.names
+
+
 @functools.lru_cache(maxsize=256)
 def _driver(make: Callable, exprs: tuple, wrt: tuple) -> _Driver:
     return _Driver(make, exprs, wrt)
@@ -239,8 +249,12 @@ def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
 
 
 def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
-    """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation, nested."""
-    out = _run(_derivative_program, (expr,), point, _wrt_names(wrt, ()))
+    """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation,
+    nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders."""
+    wrt = _wrt_names(wrt, ())
+    if len(wrt) >= TAYLOR_FROM:
+        return _derivative_taylor(expr, point, wrt)
+    out = _run(_derivative_program, (expr,), point, wrt)
     return out[0], out[1]
 
 
@@ -253,3 +267,148 @@ def jacobian(expressions: Sequence[Expression], point: Mapping,
     m = len(exprs)
     out = _run(_jacobian_program, exprs, point, wrt)
     return _last(out[:m]), _last(out[m:], m, len(wrt))
+
+
+# ---- Taylor mode (tapecli.taylor): high orders in one forward pass ----------------------
+# From this order on, a derivative is taken by Taylor mode: nested reverse mode
+# doubles its work with every order, Taylor mode grows like the order squared.
+# Below it the reverse-mode plans are as fast and give exactly what `hessian` gives.
+TAYLOR_FROM = 3
+
+
+@functools.lru_cache(maxsize=256)
+def _propagator(exprs: tuple[Expression, ...], names: tuple[str, ...]):
+    """The value program of `exprs`, captured once and laid out for Taylor mode."""
+    from .graph import capture
+    from .taylor import Propagator
+
+    return Propagator(capture(_value_program(exprs, names, ()), len(names)))
+
+
+def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
+                   slopes: Mapping[str, np.ndarray]):
+    """Input series over flattened rows: (2, rows[, D]) along a slope, (1, rows[, D]) off it.
+    Returns (inputs, point shape, rows)."""
+    values, shape = _inputs(expr.variables, names, point)
+    rows = math.prod(shape)
+    lead = (rows,) if shape else ()  # a single point keeps 1-d series: the fastest path
+    width = {np.ndim(s) for s in slopes.values()}
+    lanes = () if not width or width == {0} else (len(next(iter(slopes.values()))),)
+    if not lead and not lanes:  # one point along one direction: small arrays, built fast
+        return [np.array((value, float(slopes[name])) if name in slopes else (value,),
+                         dtype=np.float64) for name, value in zip(names, values)], shape, rows
+    inputs = []
+    for name, value in zip(names, values):
+        x0 = np.asarray(value, dtype=np.float64).reshape(lead + (1,) * len(lanes))
+        if name in slopes:
+            slope = np.broadcast_to(np.asarray(slopes[name], dtype=np.float64), lead + lanes)
+            inputs.append(np.stack([np.broadcast_to(x0, lead + lanes), slope]))
+        else:
+            inputs.append(x0[None])
+    return inputs, shape, rows
+
+
+def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
+                slopes: Mapping, order: int, keep=None) -> tuple[np.ndarray, tuple]:
+    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the shape."""
+    from .taylor import run_rows
+
+    inputs, shape, rows = _series_inputs(expr, point, names, slopes)
+    serial = getattr(_settings, "tape_only", False)  # op by op, in this thread
+    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial)
+    return out[0], shape
+
+
+def _names_for(expr: Expression, wrt: Sequence[str]) -> tuple[str, ...]:
+    return expr.variables + tuple(n for n in dict.fromkeys(wrt) if n not in expr.variables)
+
+
+def taylor(expr: Expression, point: Mapping, direction: Mapping[str, float], order: int
+           ) -> np.ndarray:
+    """Normalized Taylor coefficients c_0..c_order of t -> f(point + t*direction),
+    shape (order+1, *point shape): the k-th derivative along `direction` is k! c_k."""
+    order = _order(order, 0)
+    names = _names_for(expr, _wrt_names(tuple(direction), ()))
+    coefficients, shape = _run_series(expr, point, names, dict(direction), order)
+    return coefficients.reshape((order + 1,) + shape)
+
+
+def _order(order, least: int) -> int:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < least:
+        raise UsageError(f"the order must be an integer >= {least}, got {order!r}")
+    return int(order)
+
+
+def _univariate(expr: Expression, point: Mapping, name: str, n: int):
+    """(value, d^n f / d name^n): one Taylor pass of order n along `name`."""
+    names = _names_for(expr, (name,))
+    # Coefficient n is f^(n) / n!: for high n an entire function's coefficients
+    # underflow. So the pass runs along 2**s (a power of two: exact) with
+    # n! / 2**(s n) near 2**500: then the scaled coefficient f^(n) / 2**500 is a
+    # normal float for any |f^(n)| from 1e-157 up to float64's largest.
+    s = max(0, round((math.lgamma(n + 1) / math.log(2) - 500) / n))
+    out, shape = _run_series(expr, point, names, {name: math.ldexp(1.0, s)}, n, keep=(0, n))
+    factorial = math.factorial(n)
+    shift = max(factorial.bit_length() - 60, 0)
+    scale = math.ldexp(float(factorial >> shift), shift - s * n)
+    with np.errstate(all="ignore"):
+        d = out[1] * scale
+    return out[0].reshape(shape), d.reshape(shape)
+
+
+def _mixed(expr: Expression, point: Mapping, wrt: tuple[str, ...]):
+    """(value, one mixed partial of order len(wrt)) from passes along integer
+    directions over the distinct names in `wrt` (tapecli.taylor.one_partial)."""
+    from .taylor import one_partial
+
+    distinct = tuple(dict.fromkeys(wrt))
+    d = len(wrt)
+    directions, row = one_partial(tuple(wrt.count(v) for v in distinct))
+    names = _names_for(expr, distinct)
+    slopes = {v: directions[:, i] for i, v in enumerate(distinct)}
+    out, shape = _run_series(expr, point, names, slopes, d, keep=(0, d))
+    with np.errstate(all="ignore"):
+        partial = out[1] @ row
+    return out[0][..., 0].reshape(shape), partial.reshape(shape)
+
+
+def _derivative_taylor(expr: Expression, point: Mapping, wrt: tuple[str, ...]):
+    if len(set(wrt)) == 1:
+        return _univariate(expr, point, wrt[0], len(wrt))
+    return _mixed(expr, point, wrt)
+
+
+def derivative_tensors(expr: Expression, point: Mapping, order: int,
+                       wrt: Sequence[str] | None = None) -> list[np.ndarray]:
+    """[value, gradient, Hessian, d3f, ..., dKf] for K = `order`: tensor k has shape
+    (*point shape, n, ..., n), k axes following `wrt`. Orders up to 2 come from the
+    reverse-mode Hessian (exactly what `hessian` gives), orders 3..K from one
+    Taylor pass along every integer direction s with |s| <= K, combined with
+    integer weights (tapecli.taylor.polarization): a polynomial's come out exact."""
+    from .taylor import multi_indices, polarization
+
+    order = _order(order, 0)
+    wrt = _wrt_names(wrt, expr.variables)
+    n = len(wrt)
+    if order <= 1:
+        return [value(expr, point)] if order == 0 else list(gradient(expr, point, wrt))
+    results = list(hessian(expr, point, wrt))
+    if order < TAYLOR_FROM:
+        return results
+    shape = results[0].shape
+    if n == 0:
+        return results + [np.zeros(shape + (0,) * k) for k in range(TAYLOR_FROM, order + 1)]
+    directions, weights = polarization(n, order)
+    names = _names_for(expr, wrt)
+    slopes = {v: directions[:, i] for i, v in enumerate(wrt)}
+    out, _ = _run_series(expr, point, names, slopes, order, keep=range(TAYLOR_FROM, order + 1))
+    for k in range(TAYLOR_FROM, order + 1):
+        with np.errstate(all="ignore"):
+            partials = out[k - TAYLOR_FROM] @ weights[k - 1].T  # (rows, C(n+k-1, k))
+        position = {j: p for p, j in enumerate(multi_indices(n, k))}
+        index = np.empty((n,) * k, dtype=np.intp)
+        for entry in np.ndindex(*index.shape):
+            index[entry] = position[tuple(entry.count(v) for v in range(n))]
+        results.append(partials[..., index].reshape(shape + (n,) * k))
+    return results
+

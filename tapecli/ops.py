@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from . import series
 from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
@@ -101,6 +102,12 @@ hypot = Primitive("hypot", np.hypot)
 maximum = Primitive("maximum", np.maximum, lambda x, y: x if x >= y or x != x else y)
 minimum = Primitive("minimum", np.minimum, lambda x, y: x if x <= y or x != x else y)
 where = Primitive("where", np.where, lambda c, x, y: x if c else y)
+# The kinks' derivatives as functions of the language (docs/FORMULA.md): the step
+# with relu's convention heaviside(0) = 0, and a select that picks x where c == 0.
+heaviside = Primitive("heaviside", lambda x: np.heaviside(x, 0.0),
+                      lambda x: (1.0 if x > 0 else 0.0) if x == x else x)
+ifzero = Primitive("ifzero", lambda c, x, y: np.where(c == 0, x, y),
+                   lambda c, x, y: x if c == 0 else y)
 
 # ---- shapes, reductions, linear algebra (not elementwise: a recorded graph of them
 # holds only for the shapes it was recorded with) ------------------------------------
@@ -232,6 +239,10 @@ maximum.defvjp(lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), g, 0.
                lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), 0.0, g), y))
 minimum.defvjp(lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), g, 0.0), x),
                lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), 0.0, g), y))
+heaviside.defvjp(lambda g, ans, x: zeros_like(g))
+ifzero.defvjp(None,
+              lambda g, ans, c, x, y: unbroadcast(where(equal(c, 0.0), g, 0.0), x),
+              lambda g, ans, c, x, y: unbroadcast(where(equal(c, 0.0), 0.0, g), y))
 where.defvjp(None,
              lambda g, ans, c, x, y: unbroadcast(where(c, g, 0.0), x),
              lambda g, ans, c, x, y: unbroadcast(where(c, 0.0, g), y))
@@ -252,6 +263,55 @@ matmul.defvjp(lambda g, ans, a, b: unbroadcast(matmul(g, matrix_transpose(b)), a
 _cast.defvjp(lambda g, ans, x, *, dtype:
              cast(g, dtype=x.dtype) if x.dtype.kind == "f" and ans.dtype.kind == "f" else None)
 identity.defvjp(lambda g, ans, x: g)
+
+
+# ---- Taylor rules (tapecli.series): series in, series out, one per primitive ------
+def defzero(*prims) -> None:
+    """Ops without a derivative: their series is their value alone (as jet's defzero)."""
+    for prim in prims:
+        prim.deftaylor(series.zero)
+
+
+add.deftaylor(series.add)
+subtract.deftaylor(series.subtract)
+multiply.deftaylor(series.multiply)
+divide.deftaylor(series.divide)
+negative.deftaylor(series.negative)
+pow.deftaylor(series.pow)
+square.deftaylor(series.square)
+sin.deftaylor(series.sin)
+cos.deftaylor(series.cos)
+tan.deftaylor(series.tan)
+asin.deftaylor(series.asin)
+acos.deftaylor(series.acos)
+atan.deftaylor(series.atan)
+sinh.deftaylor(series.sinh)
+cosh.deftaylor(series.cosh)
+tanh.deftaylor(series.tanh)
+asinh.deftaylor(series.asinh)
+acosh.deftaylor(series.acosh)
+atanh.deftaylor(series.atanh)
+exp.deftaylor(series.exp)
+expm1.deftaylor(series.expm1)
+log.deftaylor(series.log)
+log2.deftaylor(series.log2)
+log10.deftaylor(series.log10)
+log1p.deftaylor(series.log1p)
+sqrt.deftaylor(series.sqrt)
+cbrt.deftaylor(series.cbrt)
+abs.deftaylor(series.abs)
+sigmoid.deftaylor(series.sigmoid)
+softplus.deftaylor(series.softplus)
+relu.deftaylor(series.relu)
+atan2.deftaylor(series.atan2)
+hypot.deftaylor(series.hypot)
+maximum.deftaylor(series.maximum)
+minimum.deftaylor(series.minimum)
+where.deftaylor(series.where)
+ifzero.deftaylor(series.ifzero)
+identity.deftaylor(series.identity)
+defzero(sign, heaviside, stop_gradient, ones_like, zeros_like)
+defzero(less, less_equal, greater, greater_equal, equal, not_equal)
 
 
 # ---- public signatures of the ops with static parameters (TensorFlow's) -----------

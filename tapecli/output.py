@@ -18,7 +18,7 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 
-FORMATS = ("table", "csv", "json", "jsonl")  # --format of the computing commands
+FORMATS = ("table", "csv", "json", "jsonl", "latex")  # --format of the computing commands
 
 
 def format_of_path(path: str | None) -> str | None:

@@ -6,6 +6,7 @@ import functools
 import re
 
 from .errors import ExpressionSyntaxError, UsageError
+from . import expression as _expression_module
 from .expression import FUNCTIONS, Expression, ExpressionBuilder
 from .lalr import END, ParseError, Parser, load_parser
 
@@ -133,3 +134,6 @@ def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
     fixed = ("..." if len(shown_left) < len(left) else "") + fixed + \
         ("..." if len(shown_right) < len(right) else "")
     return re.sub(r"\s+", " ", fixed)
+
+
+_expression_module._parse = parse  # Expression.parse, for formulas read back as text

@@ -301,9 +301,10 @@ def test_closed_pipe_ends_quietly():
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_ctrl_c_ends_with_status_130_and_no_traceback():
-    # order 18 takes far longer than this test waits; wait until the process has
-    # spent a second of CPU (well past its imports) so the interrupt hits the work
-    process = subprocess.Popen([*COMMAND, "diff", "sin(x)*exp(x)", "--order", "18",
+    # order 300000 of tan(x*x) (one Taylor step of a long dot product per order)
+    # takes far longer than this test waits; wait until the process has spent a
+    # second of CPU (well past its imports) so the interrupt hits the work
+    process = subprocess.Popen([*COMMAND, "diff", "tan(x*x)", "--order", "300000",
                                 "--at", "x=1"], stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
