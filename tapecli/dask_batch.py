@@ -277,7 +277,7 @@ def _is_terminal(stream) -> bool:
 
 def dask_setup(worker) -> None:
     """Run by a worker of `--scheduler local` as it starts (distributed's preload)."""
-    import pyarrow.csv  # noqa: F401
+    import pyarrow.csv
     import pyarrow.parquet  # noqa: F401
 
     from . import batch, batch_output  # noqa: F401
