@@ -250,14 +250,19 @@ class ParquetOutput:
         fields = list(reader.echo_schema()) if echo else []
         fields += [pa.field(name, pa.float64()) for name in job.column_names()]
         names = [f.name for f in fields]
-        for name in dict.fromkeys(n for n in names if names.count(n) > 1):
-            raise DataError(f"--keep-input: the input column {name!r} has the name of a "
-                            "result column; Parquet needs distinct column names")
+        seen: set[str] = set()  # one pass: a wide input is no slower than a narrow one
+        inputs = {f.name for f in fields[:len(fields) - len(job.column_names())]}
+        for name in (n for n in names if n in seen or seen.add(n)):
+            if name in inputs:  # the message names the cause: --keep-input, or --wrt
+                raise DataError(f"--keep-input: the input column {name!r} has the name of a "
+                                "result column; Parquet needs distinct column names")
+            raise DataError(f"the result column {name!r} would appear twice (--wrt names a "
+                            "variable twice?); Parquet needs distinct column names")
         self.schema = pa.schema(fields)
         try:
             self._writer = pq.ParquetWriter(path, self.schema)
         except OSError as e:
-            raise UsageError(f"--output {path}: {e.strerror or e}") from None
+            raise DataError(f"--output {path}: {e.strerror or e}") from None
 
     def start(self) -> None:
         pass
@@ -285,7 +290,7 @@ def open_output(output: str | None, fmt: str, job, echo: str | None, reader, std
     try:
         stream = open(output, "wb")
     except OSError as e:
-        raise UsageError(f"--output {output}: {e.strerror or e}") from None
+        raise DataError(f"--output {output}: {e.strerror or e}") from None
     return kind(stream, job, echo, reader, owned=True)
 
 

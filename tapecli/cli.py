@@ -10,6 +10,10 @@ single point never loads pyarrow, and rich only when a table goes to a terminal.
 
 from __future__ import annotations
 
+import errno
+import io
+import math
+import os
 import re
 import signal
 import sys
@@ -23,8 +27,16 @@ from .output import FORMATS
 
 # VALUE of --at: a decimal or scientific number, or inf, -inf, nan (not Python's
 # other float spellings such as 1_000).
-_NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)",
+# ASCII digits only, as in expressions: \d and float() would take ١٢ and １２ too.
+_NUMBER = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)",
                      re.IGNORECASE)
+# The highest --order (a million Taylor coefficients): beyond it a usage error, never
+# an OverflowError or a MemoryError from building the sequence of differentiations.
+MAX_ORDER = 1_000_000
+# The most numbers one point's result may hold (80 MB of float64).
+MAX_ENTRIES = 10_000_000
+# The context key of the arguments that came after `--`: expression text, whatever they look like.
+_LITERAL = "tapecli.literal"
 # A leading '-' lets an expression such as -x**2 through; '--word' is an option.
 _CONTEXT = {"ignore_unknown_options": True, "help_option_names": ["--help"]}
 
@@ -77,18 +89,46 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
                       "(default: every variable, in order of first appearance)."),
     click.Option(["--format", "fmt"], type=click.Choice(FORMATS),
                  help="Output format (default: table for one point, csv for a batch)."),
-    click.Option(["--input", "input_path"], metavar="FILE",
-                 type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-                 help="Read a batch of points from a CSV or Parquet file ('-': stdin)."),
+    # --input and --output take a directory or a glob with --scheduler; without it,
+    # _paths checks them as the files they must be.
+    click.Option(["--input", "input_path"], metavar="FILE", type=click.Path(allow_dash=True),
+                 help="Read a batch of points from a CSV or Parquet file ('-': stdin); "
+                      "with --scheduler, a dataset: a file, a directory of part files "
+                      "or a quoted glob."),
     click.Option(["--keep-input"], is_flag=True,
                  help="Echo the input columns before the results."),
-    click.Option(["--output", "output_path"], metavar="FILE",
-                 type=click.Path(dir_okay=False, allow_dash=True),
-                 help="Write the results to FILE instead of stdout."),
+    click.Option(["--output", "output_path"], metavar="FILE", type=click.Path(allow_dash=True),
+                 help="Write the results to FILE instead of stdout; with --scheduler, "
+                      "a directory that receives one part per input part."),
+    click.Option(["--formula"], is_flag=True,
+                 help="Print the results as expressions (formulas), not numbers: no point; "
+                      "--format table, json or latex."),
+    click.Option(["--over"], metavar="NAME=A:B",
+                 help="The variable to plot by and its range (--over x=-6:6; A and B may "
+                      "be constants such as pi)."),
+    click.Option(["--points"], type=int, metavar="N",
+                 help="Evenly spaced samples (default: two per terminal column, "
+                      "1,000 for a file)."),
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
                       "division by zero, overflow) an error, exit status 1."),
+    click.Option(["--scheduler"], metavar="ADDRESS",
+                 help="Run the batch on a Dask cluster: 'local' (worker processes on this "
+                      "machine) or tcp://HOST:PORT (a running dask scheduler)."),
 )}
+# What --input and --output must be without --scheduler.
+_INPUT_FILE = click.Path(exists=True, dir_okay=False, allow_dash=True)
+_OUTPUT_FILE = click.Path(dir_okay=False, allow_dash=True)
+
+
+def _paths(input_path: str | None, output_path: str | None) -> None:
+    """Refuse a directory (or a missing --input) as click refuses it for a file option."""
+    ctx = click.get_current_context()
+    params = {p.name: p for p in ctx.command.params}
+    if input_path is not None:
+        _INPUT_FILE.convert(input_path, params.get("input_path"), ctx)
+    if output_path is not None:
+        _OUTPUT_FILE.convert(output_path, params.get("output_path"), ctx)
 
 
 def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
@@ -97,7 +137,10 @@ def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
     Unknown options reach us as arguments (see _CONTEXT), so that -x**2 is an
     expression; '--word' is refused here, '-h' is taken as --help."""
     ctx = click.get_current_context()
-    for text in expressions:
+    literal = ctx.meta.get(_LITERAL, 0)  # the last `literal` came after `--`
+    if not expressions:
+        raise click.UsageError("Missing argument 'EXPR'.", ctx)
+    for text in expressions[:len(expressions) - literal]:
         if text == "-h":
             click.echo(ctx.get_help())
             ctx.exit(0)
@@ -109,6 +152,10 @@ def _expressions(expressions: tuple[str, ...], one: bool) -> list[str]:
             near = difflib.get_close_matches(name, known, n=2, cutoff=0.7)
             raise click.NoSuchOption(name, possibilities=near, ctx=ctx)
     if one and len(expressions) != 1:
+        from .parser import parse
+
+        for text in expressions:  # `grad -- --at x=1`: say what is wrong with the text first
+            parse(text)
         listed = " ".join(repr(e) for e in expressions)
         raise click.UsageError(f"{ctx.command.name} takes one EXPR, got {len(expressions)}: "
                                f"{listed} (quote an expression that has spaces)", ctx)
@@ -133,12 +180,24 @@ def cli():
 
 
 def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
-         output_path, strict, order=None) -> None:
-    """The body of every computing command: a Job, then one point or a batch."""
+         output_path, strict, order=None, formula=False, scheduler=None) -> None:
+    """The body of every computing command: a Job, then one point, a batch, a
+    batch over a dataset on a Dask cluster, or formulas."""
     from .jobs import Job
     from .parser import parse
 
     job = Job.create(command, [parse(text) for text in expressions], wrt, order)
+    _check_size(job, order)
+    if formula:
+        _run_formula(job, point, fmt, input_path, output_path)
+        return
+    if fmt == "latex":
+        raise UsageError("--format latex prints formulas: add --formula")
+    if scheduler is not None:
+        _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
+                        scheduler)
+        return
+    _paths(input_path, output_path)
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
     batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
@@ -154,6 +213,65 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
     _check_domain(job, point, result, strict)
     echo = given if keep_input else None
     _write(output_path, lambda stream: _write_point(job, result, point, fmt, stream, echo))
+
+
+def _run_formula(job, point, fmt, input_path, output_path) -> None:
+    """--formula: the results as expressions; no point can be given."""
+    from .formula_output import FORMATS as FORMULA_FORMATS
+    from .formula_output import write_formulas
+
+    if point is not None:
+        raise UsageError("--formula prints expressions, not values at a point: drop --at")
+    if input_path is not None:
+        raise UsageError("--formula prints expressions, not values at points: drop --input")
+    if fmt is not None and fmt not in FORMULA_FORMATS:
+        raise UsageError(f"--formula prints {', '.join(FORMULA_FORMATS)}, not --format {fmt}")
+    if job.inputs and _batch_on_stdin():
+        raise UsageError("--formula prints expressions, not values at points: "
+                         "it reads no batch on stdin")
+    _write(output_path, lambda stream: write_formulas(job, fmt or "table", stream))
+
+
+def _batch_on_stdin() -> bool:
+    """Whether stdin is a pipe or file with data in it (read to its end, as a batch
+    would be); a terminal or /dev/null holds none."""
+    import os
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, ValueError, OSError):
+        return False
+    return (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)) and bool(sys.stdin.read().strip())
+
+
+def _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
+                    scheduler: str) -> None:
+    if point is not None:
+        raise UsageError("--scheduler runs a batch over --input; --at is for one point")
+    if input_path in (None, "-"):
+        raise UsageError("--scheduler needs --input: a Parquet or CSV file, a directory "
+                         "of part files or a quoted glob")
+    if output_path in (None, "-"):
+        raise UsageError("--scheduler needs --output DIR: the directory that receives "
+                         "one part per input part")
+    from .dask_batch import run_dataset  # imports dask only now
+
+    run_dataset(job, input_path, output_path, fmt=fmt, keep_input=keep_input,
+                strict=strict, scheduler=scheduler)
+
+
+def _check_size(job, order: int | None) -> None:
+    """Refuse a result too large to hold (`hessian --order 40`: 2**40 entries per
+    point) as a usage error, before any work, rather than run out of memory."""
+    from .commands import entry_shape
+
+    many = len(job.expressions) if job.command.many else None
+    entries = sum(math.prod(entry_shape(key, job.variables, many)) for key in job.keys)
+    if entries > MAX_ENTRIES:
+        raise UsageError(f"{job.command.name}{f' --order {order}' if order else ''}: "
+                         f"{entries:,} numbers per point ({len(job.variables)} variables); "
+                         f"the limit is {MAX_ENTRIES:,}")
 
 
 def _stdin_is_piped() -> bool:
@@ -218,23 +336,43 @@ def _write(output_path: str | None, write) -> None:
         raise DataError(f"cannot write {path}: {e.strerror}") from None
 
 
+class _Command(click.Command):
+    """A click command where `--` ends the options (POSIX guideline 10): the
+    arguments after it are EXPR text even when they look like options. (click
+    drops the `--` itself, and ignore_unknown_options, which lets -x**2 through,
+    would then let no one tell `-- --x` from an unknown option `--x`.)"""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        literal: list[str] = []
+        if "--" in args:
+            cut = args.index("--")
+            args, literal = args[:cut], args[cut + 1:]
+        rest = super().parse_args(ctx, args)
+        name = self.params[0].name  # EXPR comes first
+        ctx.params[name] = tuple(ctx.params.get(name) or ()) + tuple(literal)
+        ctx.meta[_LITERAL] = len(literal)
+        return rest
+
+
 def _click_command(row: Command) -> click.Command:
     """The click command of a row of COMMANDS: EXPR (or EXPR [EXPR ...]), the
     shared options it names, then its --order."""
     params: list[click.Parameter] = [
         # nargs=-1 so that an unknown option arrives here and is refused by name.
-        click.Argument(["expressions"], nargs=-1, required=True,
+        click.Argument(["expressions"], nargs=-1, required=False,
                        metavar="EXPR [EXPR ...]" if row.many else "EXPR"),
         *(OPTIONS[flag] for flag in row.options)]
     if row.order is not None:
-        params.append(click.Option(["--order"], type=int, metavar=row.order.metavar,
+        params.append(click.Option(["--order"], type=click.IntRange(max=MAX_ORDER),
+                                   metavar=row.order.metavar,
                                    help=row.order.help))
 
     def callback(expressions, **options):
-        _run(row, _expressions(expressions, one=not row.many), **options)
+        texts = _expressions(expressions, one=not row.many)
+        (row.run or _run)(row, texts, **options)
 
     example = "".join(f"\n  {line}" for line in row.example)
-    return click.Command(row.name, context_settings=_CONTEXT, callback=callback,
+    return _Command(row.name, context_settings=_CONTEXT, callback=callback,
                          params=params, help=f"{row.help}\n\n\b\nExample:{example}")
 
 
@@ -256,8 +394,8 @@ _TRACE_FORMAT = click.Option(["--format", "fmt"], type=click.Choice(("table", "j
 
 
 @_options(OPTIONS["--at"], OPTIONS["--wrt"], _TRACE_FORMAT, OPTIONS["--output"])
-@cli.command(context_settings=_CONTEXT)
-@click.argument("expression", nargs=-1, required=True, metavar="EXPR")
+@cli.command(cls=_Command, context_settings=_CONTEXT)
+@click.argument("expression", nargs=-1, required=False, metavar="EXPR")
 def trace(expression, point, wrt, fmt, output_path):
     """Show the tape of EXPR at one point: every forward op, then the backward pass.
 
@@ -273,6 +411,7 @@ def trace(expression, point, wrt, fmt, output_path):
     from .parser import parse
     from .tape_listing import list_tape, listing_json, listing_text
 
+    _paths(None, output_path)
     expr = parse(_expressions(expression, one=True)[0])
     try:
         at = _point_for(expr.variables, point or {})
@@ -293,8 +432,13 @@ def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
     # A closed pipe (`tapecli ... | head -1`) ends the process quietly, as it ends cat.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # A file-size limit reached (`ulimit -f`) is then a failed write, not a core dump.
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _prepare_stdout()
     try:
         status = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        sys.stdout.flush()  # a full disk is found here, not at exit where no one reports it
     except click.ClickException as e:
         e.show()
         status = e.exit_code
@@ -303,4 +447,40 @@ def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
         status = e.exit_code
     except (KeyboardInterrupt, click.Abort):
         status = 130
+    except MemoryError:
+        click.echo("tapecli: error: out of memory", err=True)
+        status = 1
+    except OSError as e:  # every write the code above did not name: stdout's
+        click.echo(f"tapecli: error: cannot write the output: {e.strerror or e}", err=True)
+        _silence_stdout()
+        status = 1
     sys.exit(status if isinstance(status, int) else 0)
+
+
+class _ClosedStream(io.RawIOBase):
+    """Stands for a stdout the shell closed (`>&-`): a write fails as it would on fd 1."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        raise OSError(errno.EBADF, "stdout is closed")
+
+
+def _prepare_stdout() -> None:
+    if sys.stdout is None:  # fd 1 closed: fail on the first write, like any other output
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedStream()), encoding="utf-8")
+    elif hasattr(sys.stdout, "reconfigure"):
+        # A character the terminal's encoding lacks (PYTHONIOENCODING=ascii) is
+        # written as an escape, never a UnicodeEncodeError.
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
+def _silence_stdout() -> None:
+    """After a failed write, drop what is still buffered: Python's flush at exit
+    would fail again and print a traceback of its own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.BytesIO()), encoding="utf-8")

@@ -29,7 +29,8 @@ from . import derivatives
 from .errors import UsageError
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
-POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict")
+POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
+                  "--formula", "--scheduler")
 
 
 class Order(NamedTuple):
@@ -55,6 +56,7 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     command takes none). `many`: EXPR [EXPR ...] rather than one EXPR.
     `wrt_sequence`: --wrt is the sequence of differentiations of one
     derivative (written as "wrt" in JSON), not the variables of the results.
+    `run`: the command's own body (see the field).
     """
 
     name: str
@@ -66,6 +68,9 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     order: Order | None = None
     many: bool = False
     wrt_sequence: bool = False
+    # A command with a body of its own (plot: a grid, then a drawing), called as
+    # run(row, expressions, **options) instead of computing a point or a batch.
+    run: Callable[..., None] | None = None
 
     def __eq__(self, other) -> bool:
         # A command is known by its name (an unpickled row equals the row), and it
@@ -167,6 +172,27 @@ def _jacobian(job, point: Mapping) -> dict[str, np.ndarray]:
     return {"value": values, "jacobian": jac}
 
 
+def _plot(job, point: Mapping) -> dict[str, np.ndarray]:
+    from .plot import curves  # the plot's sampling; its drawing needs the extra
+
+    return curves(job.expressions[0], job.wrt[0], point, job.order or 0)
+
+
+def _run_plot(row, expressions, **options) -> None:
+    from .plot_draw import run_plot
+
+    run_plot(expressions[0], **options)
+
+
+def _plot_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
+    """plot --order K: f and its derivatives by the one variable up to order K."""
+    if len(wrt) != 1:
+        raise UsageError("plot differentiates by one variable, the one of --over")
+    if order < 0:
+        raise UsageError(f"--order {order}: the order is 0 (f alone) or more")
+    return wrt, order
+
+
 def _tensor_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
     """hessian --order K: keep K (2 is the plain Hessian)."""
     if order < 2:
@@ -214,6 +240,16 @@ COMMANDS: tuple[Command, ...] = (
                  "Row i of the Jacobian is the gradient of the i-th EXPR.",
             example=('tapecli jacobian "x*y" "x+y" --at x=2,y=3      [[3, 2], [1, 1]]',),
             many=True),
+    Command("plot", _plot, ("value",),
+            help="Draw EXPR and its derivatives by one variable over a range: in the\n"
+                 "terminal, or as a PNG, SVG or PDF file (--output); --format csv gives\n"
+                 "the samples. Drawing needs the extra: pip install \"tapecli[plot]\".",
+            example=('tapecli plot "sin(x)*exp(-x/4)" --over x=-6:6 --order 2',
+                     'tapecli plot "x**2*y" --over x=-1:1 --at y=2 --output plot.png'),
+            options=("--over", "--points", "--at", "--format", "--output"),
+            order=Order("K", "Draw the derivatives of orders 1 to K too (default 1; 0: f alone).",
+                        _plot_order, lambda order: tuple(f"d{k}f" for k in range(1, order + 1))),
+            run=_run_plot),
 )
 
 BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}

@@ -150,6 +150,15 @@ class _Driver:
         return shared
 
 
+def recorded_graph(make: Callable, exprs: Sequence[Expression], wrt: Sequence[str]):
+    """`(graph, names)`: a driver's program captured once (tapecli.graph), and the
+    variable name of each graph input, for readers of the graph such as formulas."""
+    from .graph import capture
+
+    driver = _driver(make, tuple(exprs), tuple(wrt))
+    return capture(driver.program(), len(driver.names)), driver.names
+
+
 @functools.lru_cache(maxsize=256)
 def _driver(make: Callable, exprs: tuple, wrt: tuple) -> _Driver:
     return _Driver(make, exprs, wrt)

@@ -24,6 +24,10 @@ from .language import (  # noqa: F401  (check_* re-exported: the names users imp
 )
 from .tensor import Tensor, constant
 
+# tapecli.parser.parse, which binds itself here when it loads: the parser builds
+# Expressions, so an Expression cannot import it (see Expression.parse).
+_parse = None
+
 
 class ExpressionBuilder:
     """Collects nodes as the parser reduces; shares identical subexpressions.
@@ -168,3 +172,46 @@ class Expression:
         shape `(..., n, ..., n)` with k axes following `wrt` (default: variables)."""
         from .derivatives import derivative_tensors
         return derivative_tensors(self, point, order, wrt)
+
+    # -- formulas: derivatives as Expressions (tapecli.formula does the work) --
+    @staticmethod
+    def parse(text: str) -> Expression:
+        """`tapecli.parse(text)`: how a formula's printed text becomes an Expression."""
+        return _parse(text)
+
+    def __str__(self) -> str:
+        """The simplified formula: `str(parse("x*1 + 0"))` is 'x'."""
+        from .formula import text
+        return text(self)
+
+    def latex(self) -> str:
+        """The simplified formula as LaTeX math."""
+        from .formula import latex
+        return latex(self)
+
+    def simplify(self) -> Expression:
+        """The same function as a simplified Expression (constants folded, like terms
+        gathered, x*x as x**2, ...; see the README, "Formulas")."""
+        from .formula import simplify
+        return simplify(self)
+
+    def differentiate(self, wrt: str | Sequence[str]) -> Expression:
+        """d^k f / d wrt[0] ... d wrt[k-1] as a new, simplified Expression (as sympy.diff):
+        `f.differentiate("x")`, `f.differentiate(["x", "x", "y"])`."""
+        from .formula import differentiate
+        return differentiate(self, wrt)
+
+    def gradient_formulas(self, wrt: Sequence[str] | None = None) -> list[Expression]:
+        """[df/dx for x in wrt] as Expressions (default wrt: the variables)."""
+        from .formula import gradient_formulas
+        return gradient_formulas(self, wrt)
+
+    def hessian_formulas(self, wrt: Sequence[str] | None = None) -> list[list[Expression]]:
+        """The Hessian as rows of Expressions, d2f/dx_i dx_j."""
+        from .formula import hessian_formulas
+        return hessian_formulas(self, wrt)
+
+    def jacobian_formulas(self, wrt: Sequence[str] | None = None) -> list[list[Expression]]:
+        """The one-row Jacobian [[df/dx for x in wrt]] as Expressions."""
+        from .formula import jacobian_formulas
+        return jacobian_formulas([self], wrt)

@@ -28,6 +28,9 @@ FUNCTIONS: dict[str, tuple] = {
     "hypot": (ops.hypot, 2),
     "min": (ops.minimum, 2),
     "max": (ops.maximum, 2),
+    # What formulas of the kinks' derivatives need (README, "Formulas").
+    "heaviside": (ops.heaviside, 1),
+    "ifzero": (ops.ifzero, 3),
 }
 
 # Names other tools use for our functions, too far apart for difflib to see.

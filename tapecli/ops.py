@@ -102,6 +102,12 @@ hypot = Primitive("hypot", np.hypot)
 maximum = Primitive("maximum", np.maximum, lambda x, y: x if x >= y or x != x else y)
 minimum = Primitive("minimum", np.minimum, lambda x, y: x if x <= y or x != x else y)
 where = Primitive("where", np.where, lambda c, x, y: x if c else y)
+# The kinks' derivatives as functions of the language (README, "Formulas"): the step
+# with relu's convention heaviside(0) = 0, and a select that picks x where c == 0.
+heaviside = Primitive("heaviside", lambda x: np.heaviside(x, 0.0),
+                      lambda x: (1.0 if x > 0 else 0.0) if x == x else x)
+ifzero = Primitive("ifzero", lambda c, x, y: np.where(c == 0, x, y),
+                   lambda c, x, y: x if c == 0 else y)
 
 # ---- shapes, reductions, linear algebra (not elementwise: a recorded graph of them
 # holds only for the shapes it was recorded with) ------------------------------------
@@ -233,6 +239,10 @@ maximum.defvjp(lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), g, 0.
                lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), 0.0, g), y))
 minimum.defvjp(lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), g, 0.0), x),
                lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), 0.0, g), y))
+heaviside.defvjp(lambda g, ans, x: zeros_like(g))
+ifzero.defvjp(None,
+              lambda g, ans, c, x, y: unbroadcast(where(equal(c, 0.0), g, 0.0), x),
+              lambda g, ans, c, x, y: unbroadcast(where(equal(c, 0.0), 0.0, g), y))
 where.defvjp(None,
              lambda g, ans, c, x, y: unbroadcast(where(c, g, 0.0), x),
              lambda g, ans, c, x, y: unbroadcast(where(c, 0.0, g), y))
@@ -298,8 +308,9 @@ hypot.deftaylor(series.hypot)
 maximum.deftaylor(series.maximum)
 minimum.deftaylor(series.minimum)
 where.deftaylor(series.where)
+ifzero.deftaylor(series.ifzero)
 identity.deftaylor(series.identity)
-defzero(sign, stop_gradient, ones_like, zeros_like)
+defzero(sign, heaviside, stop_gradient, ones_like, zeros_like)
 defzero(less, less_equal, greater, greater_equal, equal, not_equal)
 
 

@@ -18,7 +18,7 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 
-FORMATS = ("table", "csv", "json", "jsonl")  # --format of the computing commands
+FORMATS = ("table", "csv", "json", "jsonl", "latex")  # --format of the computing commands
 
 
 def format_of_path(path: str | None) -> str | None:
@@ -146,30 +146,52 @@ def render_plain(sections: list[Section]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def render_rich(sections: list[Section], file: TextIO) -> None:
-    """Sections as rich tables (imported only here: a terminal is waiting)."""
+def render_rich(sections: list[Section], file: TextIO, width: int | None = None) -> None:
+    """Sections as rich tables (imported only here: a terminal is waiting).
+
+    A table wider than the terminal would have rich cut its numbers
+    (`1.581149925…`) or drop them: such a section is stacked instead, one
+    entry per line (`hessian x y  1.5811499254243967`), never wrapped or cut,
+    so the full shortest round-trip number is always there to read and copy."""
     from rich import box
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
-    console = Console(file=file, highlight=False)
+    console = Console(file=file, highlight=False, width=width)
     for section in sections:
         if section.headers is None:  # the summary: label and value, no frame
-            grid = Table.grid(padding=(0, 2))
-            grid.add_column(style="bold")
-            grid.add_column()
-            for row in section.rows:
-                grid.add_row(*row)
-            console.print(grid)
-            continue
-        table = Table(title=section.title, box=box.SIMPLE_HEAD, title_justify="left",
-                      title_style="bold")
-        for i, header in enumerate(section.headers):
-            table.add_column(header, justify="right" if i >= section.numbers_from else "left",
-                             style="bold" if i == 0 else None)
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold")
+            table.add_column()
+        else:
+            table = Table(title=section.title, box=box.SIMPLE_HEAD, title_justify="left",
+                          title_style="bold")
+            for i, header in enumerate(section.headers):
+                table.add_column(header, justify="right" if i >= section.numbers_from
+                                 else "left", style="bold" if i == 0 else None)
         for row in section.rows:
             table.add_row(*row)
-        console.print(table)
+        # The width the table wants unwrapped (measured as if the terminal were endless).
+        wanted = Measurement.get(console, console.options.update(width=1 << 20), table).maximum
+        if wanted <= console.width:
+            console.print(table)
+            continue
+        for line in _stacked(section):
+            console.print(line, no_wrap=True, crop=False, overflow="ignore", markup=False)
+
+
+def _stacked(section: Section) -> list[str]:
+    """One line per cell: its row's label, its column's header, then the cell."""
+    lines = [section.title] if section.title else []
+    for row in section.rows:
+        if section.headers is None:
+            lines.append("  ".join(row))
+            continue
+        for header, cell in zip(section.headers[1:], row[1:]):
+            if cell:
+                lines.append(f"{row[0]} {header}  {cell}")
+    return lines + [""]
 
 
 # -- machine-readable formats -------------------------------------------------

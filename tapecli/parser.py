@@ -6,6 +6,7 @@ import functools
 import re
 
 from .errors import ExpressionSyntaxError, UsageError
+from . import expression as _expression_module
 from .expression import FUNCTIONS, Expression, ExpressionBuilder
 from .lalr import END, ParseError, Parser, load_parser
 
@@ -96,6 +97,23 @@ def _expected(accepts: set[str]) -> str:
 def _syntax_error(text: str, error: ParseError) -> ExpressionSyntaxError:
     token, accepts, last = error.token, error.accepts, error.last
     if token is None:
+        foreign = _foreign_digit_at(text, error.pos)
+    elif (token.type == "NAME" and str(token) in ("e", "E") and last is not None
+          and last.type == "NUMBER" and last.end_pos == token.start_pos):  # 1e５, 1e-５
+        sign = text[token.end_pos:token.end_pos + 1] in ("+", "-")
+        foreign = _foreign_digit_at(text, token.end_pos + sign)
+    else:
+        foreign = None
+    if foreign is not None:
+        # １２, ٣, or the exponent of 1e５: float() would read them, the language does not.
+        import unicodedata  # only errors need it
+
+        digit = text[foreign]
+        return ExpressionSyntaxError(
+            text, foreign + 1, f"{digit!r} is not an ASCII digit", _expected(accepts)
+            if token is None else "", f"numbers are written with the digits 0-9 "
+            f"({digit!r} is {unicodedata.name(digit, 'a digit').lower()})")
+    if token is None:
         return ExpressionSyntaxError(text, error.pos + 1,
                                      f"unexpected character {text[error.pos]!r}",
                                      _expected(accepts))
@@ -122,6 +140,13 @@ def _syntax_error(text: str, error: ParseError) -> ExpressionSyntaxError:
     return ExpressionSyntaxError(text, column, f"unexpected {str(token)!r}", expected)
 
 
+def _foreign_digit_at(text: str, pos: int) -> int | None:
+    """`pos` if a decimal digit other than 0-9 stands there (the lexer takes only those)."""
+    if pos < len(text) and text[pos].isdecimal() and not text[pos].isascii():
+        return pos
+    return None
+
+
 def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
     """The text with '*' put in before position `at`, cut to a window around it."""
     left = text[:at]
@@ -133,3 +158,6 @@ def _excerpt_with_star(text: str, at: int, width: int = 30) -> str:
     fixed = ("..." if len(shown_left) < len(left) else "") + fixed + \
         ("..." if len(shown_right) < len(right) else "")
     return re.sub(r"\s+", " ", fixed)
+
+
+_expression_module._parse = parse  # Expression.parse, for formulas read back as text

@@ -439,6 +439,10 @@ def where(K, ans, c, a, b):
     return _select(ans, c[0], a, b)
 
 
+def ifzero(K, ans, c, a, b):
+    return _select(ans, c[0] == 0.0, a, b)
+
+
 def identity(K, ans, u):
     return u
 

@@ -622,3 +622,298 @@ def test_blocks_are_whole_lines_in_order(lines, block, max_rows, final_newline):
         assert len(raw) <= block or raw.count(b"\n") <= 1  # only a long line overflows
         assert raw.count(b"\n") <= max_rows
         line += raw.count(b"\n")
+
+
+# -- malformed input loses nothing, and is named by its line (#17) ------------------------------
+
+def _numbered(n: int, bad_line: int, bad: bytes) -> bytes:
+    """A header x,s and rows i,row<i> (line i + 2), with line `bad_line` replaced by `bad`."""
+    lines = [b"x,s"] + [b"%d,row%d" % (i, i) for i in range(n)]
+    lines[bad_line - 1] = bad
+    return b"\n".join(lines) + b"\n"
+
+
+# Every way of writing the output, so that the rule of a line is seen to be one rule.
+OUTPUT_MODES = {
+    "csv": {},
+    "csv, --keep-input": {"keep_input": True},
+    "jsonl, --keep-input": {"out": "o.jsonl", "keep_input": True},
+    "parquet, --keep-input": {"out": "o.parquet", "keep_input": True},
+    "--strict": {"strict": True},
+}
+
+
+def _rows_written(tmp_path, kw) -> list[float]:
+    """The f column of the output, whatever its format."""
+    out = tmp_path / kw.get("out", "out.csv")
+    if not out.exists():
+        return []
+    if out.suffix == ".parquet":
+        return pq.read_table(out).column("f").to_pylist()
+    if out.suffix == ".jsonl":
+        return [json.loads(line)["value"] for line in out.read_text().splitlines()]
+    return [float(row[-1]) for row in list(csv.reader(io.StringIO(out.read_text())))[1:]]
+
+
+# The bad line, and the message it gives (its line number is 6: rows 0-3 come before it).
+BROKEN_LINES = {
+    "an opening quote that never closes": (
+        b'4,"row4', "line 6, column 2 (s): a quoted field that does not end on its line "
+                    "(a field cannot span lines)"),
+    "a quoted field that closes on a later line": (
+        b'4,"row4\n5,row5"', "line 6, column 2 (s): a quoted field that does not end on its "
+                             "line (a field cannot span lines)"),
+    "a quote in the first column": (
+        b'"4,row4', "line 6, column 1 (x): a quoted field that does not end on its line "
+                    "(a field cannot span lines)"),
+    "an escaped quote and no closing one": (
+        b'4,"row""4', "line 6, column 2 (s): a quoted field that does not end on its line "
+                      "(a field cannot span lines)"),
+    "a lone carriage return inside a line": (
+        b"4,row4\r5,row5", "line 6: a carriage return inside the line "
+                           "(tapecli reads lines that end in \\n or \\r\\n)"),
+    "a carriage return inside a quoted field": (
+        b'4,"row\r4"', "line 6: a carriage return inside the line "
+                       "(tapecli reads lines that end in \\n or \\r\\n)"),
+}
+
+
+@pytest.mark.parametrize("mode", OUTPUT_MODES)
+@pytest.mark.parametrize("case", BROKEN_LINES)
+def test_a_broken_line_is_the_same_error_in_every_mode_after_every_row_before_it(
+        tmp_path, case, mode):
+    bad, message = BROKEN_LINES[case]
+    kw = OUTPUT_MODES[mode]
+    error, _ = batch_error(tmp_path, "eval", "x", _numbered(20, 6, bad), **kw)
+    assert (str(error), error.exit_code) == (message, 1)
+    assert _rows_written(tmp_path, kw) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_an_unclosed_quote_in_an_unread_column_no_longer_makes_rows_vanish(tmp_path):
+    # 200,000 rows in, a quote opened at row 65,526 in a column tapecli does not
+    # read: pyarrow alone took the rest of the block as one field (134,474 rows out).
+    n, bad_line = 200_000, 65_527
+    data = _numbered(n, bad_line, b'%d,"row' % (bad_line - 2))
+    error, out = batch_error(tmp_path, "eval", "x", data)
+    assert str(error) == (f"line {bad_line}, column 2 (s): a quoted field that does not end "
+                          "on its line (a field cannot span lines)")
+    _, rows = table(out)
+    assert [r[0] for r in rows] == list(map(float, range(bad_line - 2)))
+
+
+def test_the_same_broken_line_is_found_whatever_the_block_size(tmp_path, monkeypatch):
+    for block in (16, 64, 100, 1 << 20):
+        monkeypatch.setattr(batch_input, "CSV_BLOCK_BYTES", block)
+        error, out = batch_error(tmp_path, "eval", "x", _numbered(40, 31, b'29,"x\ny"'))
+        assert str(error).startswith("line 31, column 2 (s): a quoted field"), block
+        assert [r[0] for r in table(out)[1]] == list(map(float, range(29)))
+
+
+@pytest.mark.parametrize("field, value", [
+    (b'"a""b"', 'a"b'),           # a doubled quote is a quote
+    (b'"a,b"', "a,b"),            # a comma inside quotes
+    (b'""', ""),
+    (b'"ab"c', "abc"),            # text after the closing quote joins the field (pyarrow)
+    (b'ab"c', 'ab"c'),            # a quote inside an unquoted field is a character
+    (b'ab"', 'ab"'),
+    (b'"a"""', 'a"'),
+    (b' "a"', ' "a"'),            # a space first: not a quoted field
+])
+def test_quoted_fields_that_end_on_their_line_are_read_as_pyarrow_reads_them(
+        tmp_path, field, value):
+    for end in (b"\n", b"\r\n"):
+        data = b"s,x" + end + field + b",1" + end + b"t,2" + end
+        out = batch(tmp_path, "eval", "x", data, out="o.jsonl", keep_input=True)
+        rows = [json.loads(line) for line in out.decode().splitlines()]
+        assert [r["input"] for r in rows] == [{"s": value, "x": 1.0}, {"s": "t", "x": 2.0}]
+
+
+@pytest.mark.parametrize("header, message", [
+    (b'x,"s', "line 1, column 2: a quoted field that does not end on its line"),
+    (b'"x\ns"', "line 1, column 1: a quoted field that does not end on its line"),
+])
+def test_a_broken_header_line_is_named(tmp_path, header, message):
+    error, _ = batch_error(tmp_path, "eval", "x", header + b"\n1,2\n")
+    assert str(error).startswith(message) and error.exit_code == 1
+
+
+def test_strict_names_the_right_line_after_quoted_fields(tmp_path):
+    data = b'x,s\n1,"a,b"\n2,"c ""d"""\n\n-1,"e"\n3,f\n'
+    error, out = batch_error(tmp_path, "eval", "log(x)", data, strict=True)
+    assert str(error).startswith("line 5: ") and error.exit_code == 1
+    assert table(out)[1] == [[0.0], [math.log(2)]]
+
+
+TEN_MB = 10 << 20
+
+
+def test_a_10_mb_field_in_an_unread_column_is_just_a_long_line(tmp_path):
+    data = b"x,s\n1,a\n2," + b"b" * TEN_MB + b"\n3,c\n"
+    assert batch(tmp_path, "eval", "x", data) == b"f\n1.0\n2.0\n3.0\n"
+    out = batch(tmp_path, "eval", "x", data, out="o.jsonl", keep_input=True)
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    assert [len(r["input"]["s"]) for r in rows] == [1, TEN_MB, 1]
+    assert batch(tmp_path, "eval", "x", data, keep_input=True) == \
+        b"x,s,f\n1,a,1.0\n2," + b"b" * TEN_MB + b",2.0\n3,c,3.0\n"
+
+
+@pytest.mark.parametrize("line, start", [
+    (b"b" * TEN_MB + b",2", "line 3, column 1 (x): 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'... "
+                            "(10,485,760 characters) is not a number"),
+    (b"2,s," + b"c" * TEN_MB, "line 3, column 3: extra field 'cccccccccccccccccccccccccccccc'"
+                              "... (10,485,760 characters)"),
+    (b'"' + b"d" * TEN_MB + b'",2', "line 3, column 1 (x): 'dddddddddddddddddddddddddddddd'"),
+])
+def test_a_bad_10_mb_field_is_a_short_message_after_the_rows_before_it(tmp_path, line, start):
+    error, out = batch_error(tmp_path, "eval", "x", b"x,s\n1,a\n" + line + b"\n3,c\n")
+    assert str(error).startswith(start) and len(str(error)) < 200
+    assert out == b"f\n1.0\n"
+
+
+@pytest.mark.parametrize("where", ["a middle line", "the last line, without its end",
+                                   "the header"])
+def test_a_line_over_the_limit_is_an_error_naming_it_after_the_rows_before_it(
+        tmp_path, monkeypatch, where):
+    monkeypatch.setattr(batch_input, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(batch_input, "MAX_LINE_BYTES", 1000)
+    longest = b"7," + b"9" * 998  # exactly the limit: still a line
+    assert batch(tmp_path, "eval", "x", b"x,s\n" + longest + b"\n") == b"f\n7.0\n"
+    too_long = longest + b"9"
+    data = {"a middle line": b"x,s\n1,a\n2,b\n" + too_long + b"\n3,c\n",
+            "the last line, without its end": b"x,s\n1,a\n2,b\n" + too_long,
+            "the header": b"x," + b"s" * 1000 + b"\n1,a\n"}[where]
+    (tmp_path / "out.csv").unlink()
+    error, out = batch_error(tmp_path, "eval", "x", data)
+    line = 1 if where == "the header" else 4
+    assert str(error) == (f"line {line}: longer than 1,000 bytes without a line end "
+                          "(tapecli's limit for one line)")
+    assert out == (b"" if where == "the header" else b"f\n1.0\n2.0\n")
+
+
+def test_the_line_limit_is_documented_in_the_readme():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"{batch_input.MAX_LINE_BYTES >> 20} MiB ({batch_input.MAX_LINE_BYTES:,} bytes)" \
+        in readme
+
+
+def _cpu_seconds(function, *args, repeat: int = 3) -> float:
+    """The fastest of a few runs in CPU time, which a busy machine disturbs far
+    less than the wall clock."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.process_time()
+        function(*args)
+        best = min(best, time.process_time() - start)
+    return max(best, 1e-4)
+
+
+def _buffer_bytes_to_read_an_unended_line(monkeypatch, n: int) -> int:
+    """How many bytes of block buffers reading a line of `n` bytes without an end allocates."""
+    allocated = [0]
+
+    def counting_bytearray(*args):
+        if args and isinstance(args[0], int):
+            allocated[0] += args[0]
+        return bytearray(*args)
+
+    monkeypatch.setattr(batch_input, "bytearray", counting_bytearray, raising=False)
+    reader = batch_input.CsvReader(io.BytesIO(b"x\n" + b"0" * n), "test", ("x",), None,
+                                   owned=False)
+    assert sum(b.size for b in reader.blocks()) == n
+    return allocated[0]
+
+
+def test_reading_a_line_that_never_ends_is_linear_up_to_the_limit(monkeypatch):
+    # Before, every block's worth more of a long line reallocated and copied
+    # all of it again: 256 times 8 MB for a 16 MB line in blocks of 64 kB. Bytes
+    # allocated, not seconds: a count is the same on a busy machine.
+    monkeypatch.setattr(batch_input, "CSV_BLOCK_BYTES", 64 << 10)
+    monkeypatch.setattr(batch_input, "MAX_LINE_BYTES", 64 << 20)
+    small = _buffer_bytes_to_read_an_unended_line(monkeypatch, 4 << 20)
+    large = _buffer_bytes_to_read_an_unended_line(monkeypatch, 16 << 20)
+    assert large / small < 5 and large < 4 * (16 << 20)
+
+
+def _wide_batch(tmp_path, columns: int, out: str) -> None:
+    header = ",".join(["x"] + [f"c{i}" for i in range(columns)])
+    rows = "".join(",".join([str(r)] + ["1"] * columns) + "\n" for r in range(5))
+    (tmp_path / f"wide{columns}.csv").write_text(header + "\n" + rows)
+    run_batch(make_job("eval", "x"), str(tmp_path / f"wide{columns}.csv"),
+              output=str(tmp_path / out), fmt=None, keep_input=True, strict=False)
+
+
+@pytest.mark.parametrize("out", ["o.csv", "o.jsonl", "o.parquet"])
+def test_keep_input_is_linear_in_the_number_of_columns(tmp_path, out):
+    ratio = (_cpu_seconds(_wide_batch, tmp_path, 8_000, out, repeat=2)
+             / _cpu_seconds(_wide_batch, tmp_path, 2_000, out, repeat=2))
+    assert ratio < 8, f"4 times the columns took {ratio:.1f} times as long"
+    if out == "o.parquet":
+        result = pq.read_table(tmp_path / out)
+        assert result.num_columns == 2_002 and result.column("f").to_pylist() == [0, 1, 2, 3, 4]
+
+
+def test_a_bad_field_among_many_columns_is_found_in_a_few_parses(tmp_path, monkeypatch):
+    columns = 5000
+    header = ",".join(["x"] + [f"c{i}" for i in range(columns)]).encode()
+    good = b",".join([b"1"] + [b"a"] * columns)
+    bad = b",".join([b"2"] + [b"a"] * 3000 + [b"\xff"] + [b"a"] * (columns - 3001))
+    parses = []
+    read_csv = pa_csv.read_csv
+    monkeypatch.setattr(pa_csv, "read_csv", lambda *a, **k: parses.append(1) or read_csv(*a, **k))
+    error, out = batch_error(tmp_path, "eval", "x", header + b"\n" + good + b"\n" + bad + b"\n",
+                             keep_input=True, out="o.jsonl")
+    assert str(error) == "line 3, column 3002 (c3000): not valid UTF-8"
+    assert len(parses) < 40  # bisection, not one parse per column
+    assert [json.loads(line)["value"] for line in out.decode().splitlines()] == [1.0]
+
+
+# -- a corrupt Parquet file ------------------------------------------------------------------------
+
+def _three_row_groups(path: Path, compression: str = "snappy") -> np.ndarray:
+    x = np.random.default_rng(11).standard_normal(3000)
+    pq.write_table(pa.table({"x": x, "s": [f"r{i}" for i in range(3000)]}), path,
+                   row_group_size=1000, compression=compression)
+    return x
+
+
+def _corrupt(path: Path, group: int, at: int, width: int = 1) -> None:
+    """Flip `width` bytes at offset `at` of row group `group`'s first column chunk."""
+    chunk = pq.ParquetFile(path).metadata.row_group(group).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    for i in range(width):
+        data[start + at + i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("compression", ["snappy", "zstd", "none"])
+@pytest.mark.parametrize("at", [0, 2, 6, 8, 20, 40, 67, 75])
+def test_a_corrupt_row_group_names_file_and_group_after_the_rows_before_it(
+        tmp_path, monkeypatch, compression, at):
+    # Blocks of 700 rows: the second block starts in row group 1 and ends in group 2.
+    monkeypatch.setattr(batch_input, "MAX_BLOCK_ROWS", 700)
+    path = tmp_path / "in.parquet"
+    x = _three_row_groups(path, compression)
+    _corrupt(path, 1, at, width=4)
+    try:
+        out = batch(tmp_path, "eval", "x", None, source="in.parquet")
+    except DataError as error:
+        assert str(error).startswith(f"{path}: row group 2 of 3 (rows 1,001 to 2,000) "
+                                     "cannot be read: ")
+        assert "\n" not in str(error) and error.exit_code == 1
+        out = (tmp_path / "out.csv").read_bytes()
+        assert [r[0] for r in table(out)[1]] == x[:1000].tolist()  # all of row group 1
+    else:  # the flipped bytes were only numbers: every row, the others exact
+        rows = [r[0] for r in table(out)[1]]
+        assert len(rows) == 3000 and rows[:1000] == x[:1000].tolist()
+
+
+def test_a_corrupt_parquet_footer_is_a_data_error(tmp_path):
+    path = tmp_path / "in.parquet"
+    _three_row_groups(path)
+    data = bytearray(path.read_bytes())
+    data[-12:-8] = b"\xff\xff\xff\x7f"  # the footer's length
+    path.write_bytes(bytes(data))
+    error, _ = batch_error(tmp_path, "eval", "x", None, source="in.parquet")
+    assert str(error).startswith(f"{path} is not a readable Parquet file: ")
+    assert error.exit_code == 1 and "\n" not in str(error)

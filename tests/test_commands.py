@@ -213,7 +213,7 @@ def test_an_order_field_gives_a_command_its_order_option_keys_and_columns():
 
 
 def test_order_on_a_command_without_one_names_those_that_take_it():
-    with pytest.raises(UsageError, match=r"^--order is for hessian and diff only$"):
+    with pytest.raises(UsageError, match=r"^--order is for hessian and diff and plot only$"):
         make_job("grad", "x", order=2)
     with pytest.raises(UsageError, match=r"^unknown command 'curl'$"):
         make_job("curl", "x")

@@ -362,6 +362,7 @@ ONE = {
     "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), reals(-5, 5)),
     "softplus": (lambda x: np.log(1 + np.exp(x)), reals(-5, 5)),
     "relu": (lambda x: np.where(x > 0, x, 0.0), reals(-3, 3, avoid=(0.0,))),
+    "heaviside": (lambda x: np.where(x > 0, 1.0, 0.0), reals(-3, 3, avoid=(0.0,))),
 }
 TWO = {
     "pow": (np.power, st.tuples(reals(0.2, 3), reals(-2, 2))),
@@ -378,7 +379,9 @@ CASES = {name: (f"{name}(x)", ref, strategy.map(lambda v: (v,)))
          for name, (ref, strategy) in ONE.items()}
 CASES.update({name: (f"{name.split('(')[0]}(x, y)", ref, strategy)
               for name, (ref, strategy) in TWO.items()})
-NAMES = ("x", "y")
+CASES["ifzero"] = ("ifzero(x, y, z)", lambda c, a, b: np.where(c == 0, a, b),
+                   st.tuples(reals(-2, 2, avoid=(0.0,)), reals(-2, 2), reals(-2, 2)))
+NAMES = ("x", "y", "z")
 
 
 def test_the_table_covers_every_function():

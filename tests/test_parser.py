@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
+import unicodedata
 
 import numpy as np
 import pytest
@@ -540,3 +542,99 @@ def test_parsing_from_several_threads_at_once():
     for i, expr in enumerate(results):
         assert expr.variables == (f"a{i}", f"b{i}", f"c{i}")
         assert float(expr.value({f"a{i}": 2.0, f"b{i}": 3.0, f"c{i}": 2.0})) == 6 + 2 ** (i % 5)
+
+
+# ---- numbers are ASCII -----------------------------------------------------------------------
+# text, column of the caret: float() reads every one of these digits, the language does not.
+FOREIGN_DIGITS = [
+    ("１２", 1),          # fullwidth
+    ("٣", 1),             # Arabic-Indic
+    ("1e５", 3),          # an ASCII mantissa with a fullwidth exponent
+    ("2.5E٣", 5),
+    ("3.٣", 3),
+    ("x + ٣*2", 5),
+    ("x１", 2),
+    ("sin(৪)", 5),        # Bengali
+    ("१०", 1),            # Devanagari
+]
+
+
+@pytest.mark.parametrize("text, column", FOREIGN_DIGITS, ids=[c[0] for c in FOREIGN_DIGITS])
+def test_a_digit_other_than_0_to_9_is_a_parse_error_at_its_column(text, column):
+    error = syntax_error(text)
+    assert_caret(error, column)
+    assert error.problem == f"{text[column - 1]!r} is not an ASCII digit"
+    assert "0-9" in error.hint
+
+
+@settings(max_examples=60, deadline=None)
+@given(digit=st.characters(categories=["Nd"]).filter(lambda c: not c.isascii()),
+       template=st.sampled_from(["{d}", "1{d}", "1.{d}", "1e{d}", "2.5e-{d}", "x*{d}",
+                                 "({d})", "pow(x, {d})", "-{d}", "{d}{d}"]))
+def test_every_unicode_decimal_digit_is_refused_in_every_number_position(digit, template):
+    assert float(digit) == int(unicodedata.digit(digit))  # Python would have read it
+    text = template.format(d=digit)
+    error = syntax_error(text)
+    assert error.column == text.index(digit) + 1
+    assert error.problem == f"{digit!r} is not an ASCII digit"
+
+
+# ---- parsing is linear in the length of the input ---------------------------------------------
+def _cpu_seconds(function, argument, repeat: int = 3) -> float:
+    """The fastest of a few runs, in CPU time: other processes on a busy machine
+    slow the wall clock far more than this."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.process_time()
+        function(argument)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _parse_or_refuse(text: str) -> None:
+    try:
+        tapecli.parser._parse(text)  # not the cache: every run parses
+    except UsageError:
+        pass
+
+
+# Each builds an input of about n tokens. A quadratic parser (as the stack copy
+# per token was) takes 16 times as long for 4n; a linear one 4 times.
+GROWTH_CASES = {
+    "nested parentheses": lambda n: "(" * n + "x" + ")" * n,
+    "a right-associative power chain": lambda n: "**".join(["x"] * n),
+    "nested calls": lambda n: "sin(" * n + "x" + ")" * n,
+    "unary signs": lambda n: "-" * n + "x",
+    "a flat sum": lambda n: "+".join(["x"] * n),
+    "a call with many arguments": lambda n: "f(" + ",".join(["1"] * n) + ")",
+    "unclosed parentheses (an error)": lambda n: "(" * n + "x",
+    "an error at the end of deep nesting": lambda n: "(" * n + "x" + ")" * n + ")",
+    "signs of nothing (an error)": lambda n: "-" * n,
+}
+
+
+@pytest.mark.parametrize("case", GROWTH_CASES)
+def test_parse_time_grows_linearly_with_the_length(case):
+    make = GROWTH_CASES[case]
+    small, large = make(5_000), make(20_000)
+    _parse_or_refuse(small)  # warm up
+    ratio = _cpu_seconds(_parse_or_refuse, large) / max(_cpu_seconds(_parse_or_refuse, small),
+                                                        1e-4)
+    assert ratio < 8, f"4 times the input took {ratio:.1f} times as long"
+
+
+@pytest.mark.parametrize("text", [
+    "'**'.join(['x'] * 40_000)",
+    "'sin(' * 40_000 + 'x' + ')' * 40_000",
+    "'(' * 100_000 + 'x' + ')' * 100_000",
+])
+def test_the_reported_deep_inputs_parse_in_well_under_a_minute(text):
+    result = run_isolated(f"""
+        import time
+        start = time.process_time()
+        expr = tapecli.parse({text})
+        print(json.dumps({{"variables": list(expr.variables),
+                           "seconds": time.process_time() - start}}))
+    """)
+    assert result["variables"] == ["x"]
+    assert result["seconds"] < 20  # 14 to 27 s before, under a second now

@@ -151,7 +151,7 @@ def test_log_of_one_plus_x_to_any_order(n):
 @pytest.mark.parametrize("n", [20, 50])
 def test_sin_times_exp_at_orders_20_and_50(n):
     # (e^x sin x)^(n) = 2^(n/2) e^x sin(x + n pi/4). The product's terms cancel by a
-    # factor 2^(n/2): well conditioned to about order 50, not at 100 (docs/TAYLOR.md).
+    # factor 2^(n/2): well conditioned to about order 50, not at 100 (README, "Taylor mode").
     expr = parse("sin(x)*exp(x)")
     for x in (1.0, 0.3):
         _, d = expr.derivative({"x": x}, ["x"] * n)
@@ -358,7 +358,7 @@ def cli_json(*args: str) -> dict:
 def test_cli_diff_order_100_of_sin_exp_against_the_closed_form():
     out = cli_json("diff", "sin(x)*exp(x)", "--wrt", "x", "--order", "100", "--at", "x=1")
     assert out["wrt"] == ["x"] * 100
-    # The product's terms cancel by 2^50 at this order (docs/TAYLOR.md): float64 from
+    # The product's terms cancel by 2^50 at this order (README, "Taylor mode"): float64 from
     # rounded sin(1), cos(1), e keeps about 2 digits (JAX jet: 4e-3). Its sign and
     # size are right; exp(2x), without cancellation, is exact to 1e-12.
     exact = 2 ** 50 * math.e * math.sin(1 + 25 * math.pi)

@@ -1,0 +1,94 @@
+"""`--formula` output: a Job's results as formulas, in table, json or latex lines.
+
+The formulas come from tapecli.formula (the tape's graph read back as
+expressions); their names and JSON layout come from the Job, as for numbers
+(`key_names`, `json_fields`), so `df/dx`, `d2f/dxdy` and the JSON keys are the
+ones the numeric output uses.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby, product
+from typing import TextIO
+
+from . import formula
+from .commands import key_order
+from .jobs import CONSTANT, RESULT
+
+FORMATS = ("table", "json", "latex")
+
+
+def formulas(job) -> dict[str, object]:
+    """The job's results as nested lists of Expressions, keyed as `job.keys`."""
+    exprs, variables = job.expressions, list(job.variables)
+    out: dict[str, object] = {}
+    for key in job.keys:
+        if key == "value":
+            values = [e.simplify() for e in exprs]
+            out[key] = values if job.command.many else values[0]
+        elif key == "gradient":
+            out[key] = exprs[0].gradient_formulas(variables)
+        elif key == "hessian":
+            out[key] = exprs[0].hessian_formulas(variables)
+        elif key == "derivative":
+            out[key] = exprs[0].differentiate(list(job.wrt))
+        elif key == "jacobian":
+            out[key] = formula.jacobian_formulas(exprs, variables)
+        else:  # dKf: the tensor of order K
+            out[key] = formula.derivative_tensor_formulas(exprs[0], key_order(key), variables)
+    return out
+
+
+def _flat(nested) -> list:
+    if isinstance(nested, list):
+        return [x for item in nested for x in _flat(item)]
+    return [nested]
+
+
+def _strings(nested):
+    return [_strings(x) for x in nested] if isinstance(nested, list) else str(nested)
+
+
+def _latex_names(job, key: str) -> list[str]:
+    """\\frac{\\partial^{2} f}{\\partial x \\partial y} for each entry of `key`, row-major."""
+    fs = [f"f_{{{i + 1}}}" for i in range(len(job.expressions))] if job.command.many else ["f"]
+    if key == "derivative":
+        sequences = [tuple(job.wrt)]
+    else:
+        sequences = list(product(job.variables, repeat=key_order(key)))
+    return [_partial(f, wrt) for f in fs for wrt in sequences]
+
+
+def _partial(f: str, wrt) -> str:
+    k = len(wrt)
+    if k == 0:
+        return f
+    top = r"\partial " + f if k == 1 else rf"\partial^{{{k}}} {f}"
+    runs = [(name, len(list(group))) for name, group in groupby(wrt)]
+    bottom = " ".join(rf"\partial {formula.to_latex_name(n)}" + (f"^{{{m}}}" if m > 1 else "")
+                      for n, m in runs)
+    return rf"\frac{{{top}}}{{{bottom}}}"
+
+
+def write_formulas(job, fmt: str, stream: TextIO) -> None:
+    """The formulas of `job` in `fmt`: table (`df/dx = ...` lines), json (the
+    single-point object with strings and no point) or latex ($$ ... $$ lines)."""
+    results = formulas(job)
+    if fmt == "json":
+        import json
+
+        obj = {}
+        for name, kind, constant in job.json_fields():
+            if kind == CONSTANT:
+                obj[name] = constant
+            elif kind == RESULT:
+                obj[name] = _strings(results[name])
+        stream.write(json.dumps(obj) + "\n")
+        return
+    for key in job.keys:
+        entries = _flat(results[key])
+        if fmt == "latex":
+            names = _latex_names(job, key)
+            stream.writelines(f"$$ {n} = {e.latex()} $$\n" for n, e in zip(names, entries))
+        else:
+            stream.writelines(f"{n} = {e}\n" for n, e in zip(job.key_names(key), entries))
