@@ -325,15 +325,9 @@ def _output_file(path: str | None) -> str | None:
 
 
 def _write(output_path: str | None, write) -> None:
-    path = _output_file(output_path)
-    if path is None:
-        write(sys.stdout)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as stream:
-            write(stream)
-    except OSError as e:
-        raise DataError(f"cannot write {path}: {e.strerror}") from None
+    from .output import write_to
+
+    write_to(output_path, write, sys.stdout)
 
 
 class _Command(click.Command):

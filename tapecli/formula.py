@@ -37,7 +37,7 @@ import numpy as np
 
 from . import ops
 from .errors import UsageError
-from .graph import Graph
+from .graph import Graph, topological
 from .language import ATOM, FUNCTIONS, PRECEDENCE, check_variable_name
 from .primitive import Primitive
 
@@ -506,20 +506,7 @@ def rebuild(builder: Builder, t: Term, new: dict[int, Term]) -> Term:
 
 def postorder(root: Term) -> list[Term]:
     """Every distinct node under `root`, each after its children (no recursion)."""
-    order: list[Term] = []
-    done: set[int] = set()
-    stack = [(root, False)]
-    while stack:
-        term, expanded = stack.pop()
-        if id(term) in done:
-            continue
-        if expanded:
-            done.add(id(term))
-            order.append(term)
-        else:
-            stack.append((term, True))
-            stack.extend((c, False) for c in reversed(term.children()) if id(c) not in done)
-    return order
+    return topological([root], Term.children)
 
 
 def size(root: Term) -> int:

@@ -235,9 +235,10 @@ def _is_number(node: Node, number: float) -> bool:
     return node.value is not None and node.value.dtype.kind == "f" and node.value == number
 
 
-def topological(outputs: Sequence[Node]) -> list[Node]:
-    """Nodes reachable from `outputs`, each after its arguments (no recursion)."""
-    order: list[Node] = []
+def topological(outputs: Sequence, children: Callable = lambda node: node.args) -> list:
+    """Nodes reachable from `outputs`, each after its `children` (its arguments, for
+    a graph's nodes) and each once: a post-order walk without recursion."""
+    order: list = []
     done: set[int] = set()
     stack = [(n, False) for n in reversed(outputs)]
     while stack:
@@ -249,5 +250,5 @@ def topological(outputs: Sequence[Node]) -> list[Node]:
             order.append(node)
             continue
         stack.append((node, True))
-        stack.extend((a, False) for a in reversed(node.args) if id(a) not in done)
+        stack.extend((a, False) for a in reversed(children(node)) if id(a) not in done)
     return order

@@ -18,6 +18,8 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 
+from .errors import DataError
+
 FORMATS = ("table", "csv", "json", "jsonl", "latex")  # --format of the computing commands
 
 
@@ -245,3 +247,16 @@ def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
         stream.write(csv_text(job, result, point, echo))
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+def write_to(path: str | None, write, stdout: TextIO) -> None:
+    """Call `write(stream)` on the file `path` (None or "-": `stdout`); a file that
+    cannot be written is a DataError naming it."""
+    if path in (None, "-"):
+        write(stdout)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            write(stream)
+    except OSError as e:
+        raise DataError(f"cannot write {path}: {e.strerror or e}") from None

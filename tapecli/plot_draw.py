@@ -15,6 +15,7 @@ import shutil
 from typing import TextIO
 
 from .errors import DataError, TapecliError, UsageError
+from .output import write_to
 from .plot import FILE_POINTS, POINTS_PER_COLUMN, Samples, drawable, view_range, write_csv
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -87,14 +88,7 @@ def show(samples: Samples, where: str, output: str | None, stdout: TextIO) -> No
         write = lambda stream: stream.write(text)  # noqa: E731
     else:
         write = lambda stream: write_csv(samples, stream)  # noqa: E731
-    if path is None:
-        write(stdout)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as stream:
-            write(stream)
-    except OSError as e:
-        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+    write_to(path, write, stdout)
 
 
 def run_plot(expression: str, over: str | None = None, order: int | None = None,
