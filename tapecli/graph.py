@@ -110,7 +110,9 @@ class _Builder:
     """Turns observed op calls into simplified nodes (folding, CSE, rewrites)."""
 
     def __init__(self, inputs: Sequence[Tensor]):
-        self.nodes: dict[int, Node] = {t._id: Node(input=i) for i, t in enumerate(inputs)}
+        self._serial: dict[int, int] = {}  # id(node) -> when it was made
+        self.nodes: dict[int, Node] = {t._id: self._new(Node(input=i))
+                                       for i, t in enumerate(inputs)}
         self._seen: dict[tuple, Node] = {}
         self._constants: dict[tuple, Node] = {}
 
@@ -120,7 +122,7 @@ class _Builder:
         key = (value.dtype.str, value.tobytes())
         node = self._constants.get(key)
         if node is None:
-            node = self._constants[key] = Node(value=value)
+            node = self._constants[key] = self._new(Node(value=value))
         return node
 
     def node_of(self, tensor: Tensor) -> Node:
@@ -170,14 +172,21 @@ class _Builder:
                                       and args[1].value.dtype == args[2].value.dtype
                                       and args[1].value == args[2].value):
                 return args[1]
-        if prim.commutative and id(args[1]) < id(args[0]):
-            args = [args[1], args[0]]  # IEEE a+b = b+a and a*b = b*a: one node for both
+        if prim.commutative and self._serial[id(args[1])] < self._serial[id(args[0])]:
+            # IEEE a+b = b+a and a*b = b*a: one node for both, its arguments in the
+            # order they were made (not by address: a Taylor product's sums run in
+            # argument order, so the order must not change from process to process).
+            args = [args[1], args[0]]
         key = (prim, tuple(id(a) for a in args), tuple(sorted(params.items())))
         found = self._seen.get(key)
         if found is None:
-            found = self._seen[key] = Node(prim, tuple(args), params,
-                                           origin=state.differentiating)
+            found = self._seen[key] = self._new(Node(prim, tuple(args), params,
+                                                     origin=state.differentiating))
         return found
+
+    def _new(self, node: Node) -> Node:
+        self._serial[id(node)] = len(self._serial)  # the order of making, for _make
+        return node
 
     # Exact rewrites of + - * / and negation; each returns None when none applies.
     # Multiplying or dividing by 1 changes nothing; IEEE rounding is symmetric in

@@ -418,3 +418,19 @@ def test_cli_high_order_domain_problem_warns_with_the_derivative_named():
     assert "non-finite results (nan or inf) from sqrt' on 1 row" in result.stderr
     result = cli("diff", "sqrt(x)", "--order", "40", "--at", "x=0", "--strict")
     assert result.returncode == 1 and result.stdout == ""
+
+
+def test_taylor_results_are_the_same_bits_in_every_process():
+    # A captured graph once ordered the arguments of a + b and a * b by memory
+    # address; a Taylor product's sums run in argument order, so a process whose
+    # heap looked different (pandas imported first, a Dask worker) got other bits.
+    script = ("import sys, importlib\n"
+              "[importlib.import_module(m) for m in sys.argv[1:]]\n"
+              "import numpy as np, tapecli\n"
+              "x = np.random.default_rng(1).normal(size=3000)\n"
+              "d = tapecli.parse('sin(x)*exp(x) + x*log(1 + x**2)').derivative({'x': x}, ['x'] * 5)\n"
+              "print(d[1].tobytes().hex())\n")
+    outputs = {subprocess.run([sys.executable, "-c", script, *modules], capture_output=True,
+                              text=True, check=True).stdout
+               for modules in ([], ["pandas"], ["json", "decimal", "pandas", "pyarrow"])}
+    assert len(outputs) == 1
