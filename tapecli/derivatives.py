@@ -384,7 +384,8 @@ def derivative_tensors(expr: Expression, point: Mapping, order: int,
     (*point shape, n, ..., n), k axes following `wrt`. Orders up to 2 come from the
     reverse-mode Hessian (exactly what `hessian` gives), orders 3..K from one
     Taylor pass along every integer direction s with |s| <= K, combined with
-    integer weights (tapecli.taylor.polarization): a polynomial's come out exact."""
+    integer weights (tapecli.taylor.polarization), so each tensor is exactly
+    symmetric and a polynomial's entries are right to rounding."""
     from .taylor import multi_indices, polarization
 
     order = _order(order, 0)
