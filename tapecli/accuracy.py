@@ -89,19 +89,44 @@ def _exact_op(name: str, args: Sequence[float], result: float) -> bool:
         # Two-sum: the rounding error of a + b, exactly (Knuth).
         bv = result - a
         return (a - (result - bv)) + (b - bv) == 0.0
-    if name in ("multiply", "square", "divide", "pow"):
-        from fractions import Fraction  # exact products of doubles; only here
-
-        if name == "square":
-            args = (args[0], args[0])
-        a, b = (Fraction(x) for x in args)
-        if name == "multiply" or name == "square":
-            return a * b == Fraction(result)
-        if name == "divide":
-            return b != 0 and a == Fraction(result) * b
-        return b.denominator == 1 and abs(b) <= 64 and (a != 0 or b > 0) and \
-            a ** int(b) == Fraction(result)
+    if name == "square":
+        return _exact_product(args[0], args[0], result)
+    if name == "multiply":
+        return _exact_product(args[0], args[1], result)
+    if name == "divide":
+        return args[1] != 0.0 and _exact_product(result, args[1], args[0])
+    if name == "pow":
+        a, b = args
+        if not (b.is_integer() and 0 <= b <= 64):
+            return False
+        power = 1.0
+        for _ in range(int(b)):
+            product = power * a
+            if not _exact_product(power, a, product):
+                return False
+            power = product
+        return power == result
     return True
+
+
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's constant for float64
+
+
+def _exact_product(a: float, b: float, p: float) -> bool:
+    """Whether a * b == p exactly in real arithmetic (Dekker's two-product: the
+    rounding error of a * b is exactly representable, and computed here)."""
+    if not (math.isfinite(p) and abs(a) < 1e290 and abs(b) < 1e290):
+        return False
+    if p == 0.0:
+        return a == 0.0 or b == 0.0
+    if abs(p) < 1e-290:
+        return False  # subnormal products: the splitting below is not exact there
+    ca, cb = _SPLIT * a, _SPLIT * b
+    ah = ca - (ca - a)
+    bh = cb - (cb - b)
+    al, bl = a - ah, b - bh
+    error = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return error == 0.0 and a * b == p
 
 
 def exact_by_floats(job, point: Mapping[str, float]) -> bool:

@@ -61,9 +61,11 @@ def _is_constant(u) -> bool:
     return all(c.is_exact() and c.is_zero() for c in u.coeffs()[1:])
 
 
-def _integrate(value, derivative):
-    """value + the integral of `derivative` (a series one shorter)."""
-    return _with_head(derivative.integral(), value)
+def _by_derivative(value, u, derivative):
+    """f(u) from f(u0) = `value` and f'(u) u' = derivative(u) (a callable)."""
+    if u.prec == 1:
+        return _constant(value, u)
+    return _with_head(derivative(u).integral(), value)
 
 
 def _prime(u):
@@ -133,7 +135,8 @@ def log(u):
 
 
 def log1p(u):
-    return _integrate(_head(u).log1p(), _prime(u) / (1 + u))
+    return _by_derivative(_head(u).log1p(), u,
+                          lambda u: _prime(u) / _truncate(1 + u, u.prec - 1))
 
 
 def log2(u):
@@ -170,7 +173,7 @@ def _sigmoid_scalar(x):
 def softplus(u):
     u0 = _head(u)
     value = (-builtins.abs(u0)).exp().log1p() + _max0(u0)
-    return _integrate(value, _prime(u) * _truncate(sigmoid(u), u.prec - 1))
+    return _by_derivative(value, u, lambda u: _prime(u) * _truncate(sigmoid(u), u.prec - 1))
 
 
 def _max0(x):
@@ -230,22 +233,24 @@ def tanh(u):
 
 
 def asinh(u):
-    return _integrate(_head(u).asinh(), _prime(u) * _truncate((u * u + 1).rsqrt(), u.prec - 1))
+    return _by_derivative(_head(u).asinh(), u,
+                          lambda u: _prime(u) * _truncate((u * u + 1).rsqrt(), u.prec - 1))
 
 
 def acosh(u):
-    return _integrate(_head(u).acosh(), _prime(u) * _truncate((u * u - 1).rsqrt(), u.prec - 1))
+    return _by_derivative(_head(u).acosh(), u,
+                          lambda u: _prime(u) * _truncate((u * u - 1).rsqrt(), u.prec - 1))
 
 
 def atanh(u):
-    return _integrate(_head(u).atanh(), _prime(u) / _truncate(1 - u * u, u.prec - 1))
+    return _by_derivative(_head(u).atanh(), u,
+                          lambda u: _prime(u) / _truncate(1 - u * u, u.prec - 1))
 
 
 def atan2(y, x):
-    value = _arb(_head(y)).atan2(_head(x))
-    top = x * _prime_full(y) - y * _prime_full(x)
-    bottom = x * x + y * y
-    return _integrate(value, _truncate(top / bottom, y.prec - 1))
+    value = _flint().arb.atan2(_head(y), _head(x))
+    return _by_derivative(value, y, lambda y: _truncate(
+        (x * _prime_full(y) - y * _prime_full(x)) / (x * x + y * y), y.prec - 1))
 
 
 def _prime_full(u):

@@ -106,11 +106,14 @@ class BallGraph:
             else:
                 args = [values[self.slot[id(a)]] for a in node.args]
                 rule = node.prim.ball
-                if getattr(rule, "kink", False):
-                    out = rule(*args, floats=[floats[self.slot[id(a)]] for a in node.args],
-                               straddle=straddle, **node.params)
-                else:
-                    out = rule(*args, **node.params)
+                try:
+                    if getattr(rule, "kink", False):
+                        out = rule(*args, floats=[floats[self.slot[id(a)]] for a in node.args],
+                                   straddle=straddle, **node.params)
+                    else:
+                        out = rule(*args, **node.params)
+                except (ZeroDivisionError, ValueError):  # a ball that holds a pole
+                    out = fl.arb_series([fl.arb.nan()] * length, length)
                 values.append(out)
         return [values[self.slot[id(n)]] for n in self.graph.outputs], straddled[0]
 
