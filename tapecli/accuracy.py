@@ -28,6 +28,13 @@ import numpy as np
 from .errors import DataError
 
 
+MAX_DIGITS = 10_000  # --digits and digits=: certified significant digits
+
+
+class AccuracyWarning(UserWarning):
+    """A result of `estimate=True` or `digits=` whose digits could not all be certified."""
+
+
 class Uncertain(NamedTuple):
     """A result that could not be certified: its name and the digits that are certain."""
 

@@ -185,13 +185,13 @@ def to_double(m: int, e: int) -> float:
         return 0.0
     size = m.bit_length() if m > 0 else (-m).bit_length()
     if size + e > 1030:
-        return math.copysign(math.inf, m)
+        return math.inf if m > 0 else -math.inf
     if size + e < -1080:
-        return math.copysign(0.0, m)
+        return 0.0 if m > 0 else -0.0
     try:
         return float(m << e) if e >= 0 else m / (1 << -e)  # Python rounds these correctly
     except OverflowError:
-        return math.copysign(math.inf, m)
+        return math.inf if m > 0 else -math.inf
 
 
 def nearest_double(ball) -> float | None:
@@ -201,9 +201,9 @@ def nearest_double(ball) -> float | None:
         return None
     (lo, e), (hi, _) = _ends(ball)
     a, b = to_double(lo, e), to_double(hi, e)
-    if a != b or math.isinf(a):
+    if a != b:
         return None
-    return a
+    return a + 0.0  # -0.0 only as the float64 tape's sign of an exact zero: 0.0
 
 
 def _round_digits(m: int, e: int, n: int) -> tuple[int, int, int]:

@@ -228,45 +228,92 @@ def _last(rows: np.ndarray, *matrix: int) -> np.ndarray:
 
 
 # ---- the drivers ------------------------------------------------------------------------
-def value(expr: Expression, point: Mapping) -> np.ndarray:
+# Every driver takes `digits=N` (N certified significant digits, as decimal.Decimal, the
+# point read as the exact decimals it names) and `estimate=True` (each float the float64
+# nearest its exact value, certified in ball arithmetic where float64 cannot vouch for
+# it; an AccuracyWarning names what stays uncertain): tapecli.accuracy, one point only.
+# Without them a driver is the plain float64 pass, as fast as ever.
+def value(expr: Expression, point: Mapping, *, digits: int | None = None,
+          estimate: bool = False) -> np.ndarray:
     """The expression's value at `point`, of the point's broadcast shape."""
-    return _run(_value_program, (expr,), point, ())[0]
+    out = _run(_value_program, (expr,), point, ())[0]
+    return _certified("eval", (expr,), point, None, None, digits, estimate, [out])[0]
 
 
-def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
+def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None, *,
+             digits: int | None = None, estimate: bool = False):
     """`(value, gradient)`, the gradient's last axis following `wrt`."""
     wrt = _wrt_names(wrt, expr.variables)
     out = _run(_gradient_program, (expr,), point, wrt)
-    return out[0], _last(out[1:])
+    return _certified("grad", (expr,), point, wrt, None, digits, estimate,
+                      [out[0], _last(out[1:])])
 
 
-def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
+def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None, *,
+            digits: int | None = None, estimate: bool = False):
     """`(value, gradient, hessian)`: a reverse pass over the recorded gradient per row."""
     wrt = _wrt_names(wrt, expr.variables)
     n = len(wrt)
     out = _run(_hessian_program, (expr,), point, wrt)
-    return out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)
+    return _certified("hessian", (expr,), point, wrt, None, digits, estimate,
+                      [out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)])
 
 
-def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
+def derivative(expr: Expression, point: Mapping, wrt: Sequence[str], *,
+               digits: int | None = None, estimate: bool = False):
     """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation,
     nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders."""
     wrt = _wrt_names(wrt, ())
     if len(wrt) >= TAYLOR_FROM:
-        return _derivative_taylor(expr, point, wrt)
-    out = _run(_derivative_program, (expr,), point, wrt)
-    return out[0], out[1]
+        out = _derivative_taylor(expr, point, wrt)
+    else:
+        run = _run(_derivative_program, (expr,), point, wrt)
+        out = run[0], run[1]
+    return _certified("diff", (expr,), point, wrt, None, digits, estimate, list(out))
 
 
 def jacobian(expressions: Sequence[Expression], point: Mapping,
-             wrt: Sequence[str] | None = None):
+             wrt: Sequence[str] | None = None, *, digits: int | None = None,
+             estimate: bool = False):
     """`(values, jacobian)` of several expressions: shapes (..., m) and (..., m, n)."""
     exprs = tuple(expressions)
     variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     wrt = _wrt_names(wrt, variables)
     m = len(exprs)
     out = _run(_jacobian_program, exprs, point, wrt)
-    return _last(out[:m]), _last(out[m:], m, len(wrt))
+    return _certified("jacobian", exprs, point, wrt, None, digits, estimate,
+                      [_last(out[:m]), _last(out[m:], m, len(wrt))])
+
+
+def _certified(command: str, exprs: tuple, point: Mapping, wrt, order, digits, estimate,
+               results: list):
+    """The drivers' results as they are, or certified (tapecli.accuracy) when asked."""
+    if digits is None and not estimate:
+        return tuple(results) if len(results) > 1 else results
+    from . import accuracy
+    from .jobs import Job
+
+    if isinstance(digits, bool) or digits is not None and not (
+            isinstance(digits, int) and 1 <= digits <= accuracy.MAX_DIGITS):
+        raise UsageError(f"digits must be an integer from 1 to {accuracy.MAX_DIGITS:,}, "
+                         f"got {digits!r}")
+    if any(np.ndim(v) for v in point.values()):
+        raise UsageError("digits= and estimate= certify one point, not a batch")
+    job = Job.create(command, list(exprs), wrt, order)
+    certified, uncertain = accuracy.certify(job, {n: float(v) for n, v in point.items()},
+                                            dict(zip(job.keys, results)), digits)
+    if uncertain:
+        import warnings
+
+        warnings.warn(accuracy.describe(uncertain), accuracy.AccuracyWarning, stacklevel=3)
+    out = [_python_numbers(certified[key]) for key in job.keys]
+    return tuple(out) if len(out) > 1 else out
+
+
+def _python_numbers(array):
+    """A 0-d result as its number (a float or a Decimal), else an array of them."""
+    array = np.asarray(array)
+    return array.item() if array.ndim == 0 else array
 
 
 # ---- Taylor mode (tapecli.taylor): high orders in one forward pass ----------------------
@@ -339,6 +386,9 @@ def _order(order, least: int) -> int:
     return int(order)
 
 
+_EXACT_STEP_ORDERS = 1000  # up to this order the pass's step is an exact power of two
+
+
 def _univariate(expr: Expression, point: Mapping, name: str, n: int):
     """(value, d^n f / d name^n): one Taylor pass of order n along `name`."""
     names = _names_for(expr, (name,))
@@ -346,13 +396,29 @@ def _univariate(expr: Expression, point: Mapping, name: str, n: int):
     # underflow. So the pass runs along 2**s (a power of two: exact) with
     # n! / 2**(s n) near 2**500: then the scaled coefficient f^(n) / 2**500 is a
     # normal float for any |f^(n)| from 1e-157 up to float64's largest.
-    s = max(0, round((math.lgamma(n + 1) / math.log(2) - 500) / n))
-    out, shape = _run_series(expr, point, names, {name: math.ldexp(1.0, s)}, n, keep=(0, n))
-    factorial = math.factorial(n)
-    shift = max(factorial.bit_length() - 60, 0)
-    scale = math.ldexp(float(factorial >> shift), shift - s * n)
+    log2_factorial = math.lgamma(n + 1) / math.log(2)
+    if n <= _EXACT_STEP_ORDERS:
+        s = max(0, round((log2_factorial - 500) / n))
+        step = math.ldexp(1.0, s)
+    else:
+        # Beyond, the rounding of s moves 2**(s n) by up to 2**(n/2): out of float64's
+        # range. A step 2**((log2 n! - 500) / n) that is not a power of two keeps the
+        # coefficient near f^(n) / 2**500; its own rounding costs about n ulps
+        # (a relative 1e-10 at order 10**6), which the estimate and the balls see.
+        step = 2.0 ** max(0.0, (log2_factorial - 500) / n)
+    out, shape = _run_series(expr, point, names, {name: step}, n, keep=(0, n))
+    # d = coefficient * n! / step**n, as a power of two times a factor near 1:
+    # never an OverflowError, inf only where the derivative itself is out of range.
+    exponent = log2_factorial - n * math.log2(step)
+    whole = math.floor(exponent)
+    factor = 2.0 ** (exponent - whole)
+    if n <= _EXACT_STEP_ORDERS:  # n! / 2**(s n) to 60 bits, as exactly as float64 can
+        factorial = math.factorial(n)
+        shift = max(factorial.bit_length() - 60, 0)
+        whole = shift - s * n
+        factor = float(factorial >> shift)
     with np.errstate(all="ignore"):
-        d = out[1] * scale
+        d = np.ldexp(out[1] * factor, whole)
     return out[0].reshape(shape), d.reshape(shape)
 
 
