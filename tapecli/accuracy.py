@@ -222,6 +222,65 @@ def certify(job, point: Mapping[str, float], result: Mapping[str, np.ndarray],
     return out, uncertain
 
 
+# ---- batches: an estimate of Taylor mode's digits -------------------------------------------
+LEAST_DIGITS = 10  # a batch warns about Taylor-mode results estimated to fewer digits
+
+
+def taylor_keys(job) -> list[str]:
+    """The job's result keys that Taylor mode computes (orders of 3 and more)."""
+    from .commands import key_order
+    from .derivatives import TAYLOR_FROM
+
+    return [key for key in job.keys
+            if (key == "derivative" and len(job.wrt) >= TAYLOR_FROM)
+            or (key not in ("derivative", "value") and key_order(key) >= TAYLOR_FROM)]
+
+
+def low_digit_rows(job, point: Mapping, result: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """{column: rows estimated to have fewer than LEAST_DIGITS correct significant
+    digits}, for the Taylor-mode columns of a batch's result.
+
+    The estimate runs Taylor mode again along 3/4 of each direction and scales back
+    (tapecli.derivatives.shrunk_steps): the same derivative through other roundings. Where
+    the two disagree in the first 10 digits (with a digit to spare), the rows are
+    counted; rows whose float64 result is not finite are the domain check's."""
+    keys = taylor_keys(job)
+    if not keys:
+        return {}
+    from .derivatives import shrunk_steps
+
+    with shrunk_steps():
+        other = job.compute(point)
+    counts: dict[str, int] = {}
+    names = [name for key in job.keys for name in job.key_names(key)]
+    columns, others = job.columns(result), job.columns(other)
+    starts = {}
+    i = 0
+    for key in job.keys:
+        starts[key] = (i, i + len(job.key_names(key)))
+        i += len(job.key_names(key))
+    for key in keys:
+        lo, hi = starts[key]
+        for c in range(lo, hi):
+            a = np.asarray(columns[c], dtype=np.float64)
+            b = np.asarray(others[c], dtype=np.float64)
+            with np.errstate(all="ignore"):
+                spread = np.abs(a - b)
+                low = np.isfinite(a) & (spread > np.abs(a) * 10.0 ** -(LEAST_DIGITS + 1))
+                low |= np.isfinite(a) & ~np.isfinite(b)
+            n = int(np.count_nonzero(low))
+            if n:
+                counts[names[c]] = n
+    return counts
+
+
+def describe_low_digits(counts: Mapping[str, int], rows: int) -> str:
+    """The batch's one warning line about Taylor-mode digits."""
+    parts = [f"{name} on {n:,} of {rows:,} rows" for name, n in counts.items()]
+    return (f"fewer than {LEAST_DIGITS} correct digits (estimated) in "
+            + ", ".join(parts) + "; --digits N at a point certifies them")
+
+
 def _decimal(x: float, digits: int) -> Decimal:
     if not math.isfinite(x):
         return Decimal(repr(x).replace("inf", "Infinity"))

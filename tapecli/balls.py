@@ -20,6 +20,7 @@ it around each pass and restores it; threads must not evaluate balls concurrentl
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -32,6 +33,9 @@ START_BITS = 128
 # the precision cap falls as the order rises, so order 1,000,000 still fits.
 _BIT_BUDGET = 1 << 26
 _MAX_BITS = 1 << 15
+# Passes x series length x graph nodes beyond which a point's results get one pass at
+# START_BITS only (hessian --order 8 over 6 variables would otherwise take minutes).
+_WORK_BUDGET = 20_000_000
 
 
 class Entry(NamedTuple):
@@ -145,6 +149,12 @@ def _box(counts: Sequence[int]):
 def weights(counts: Mapping[str, int]) -> list[tuple[tuple[tuple[str, int], ...], int]]:
     """[(direction, integer weight)] with d^j f = sum weight * coefficient |j| along
     direction (directions as sorted (name, step) pairs)."""
+    return _weights(tuple(sorted(counts.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _weights(items: tuple) -> list:
+    counts = dict(items)
     names = [n for n, k in counts.items() if k]
     if not names:
         return [((), 1)]
@@ -285,6 +295,9 @@ def evaluate(ball_graph: BallGraph, point: Sequence[float], entries: Sequence[En
     need = {i: weights(dict(e.counts)) for i, e in enumerate(entries)}
     length = max((e.order for e in entries), default=0) + 1
     cap = cap or precision_cap(length, digits)
+    work = len({d for ds in need.values() for d, _ in ds}) * length * len(ball_graph.graph.nodes)
+    if digits is None and work > _WORK_BUDGET:
+        cap = START_BITS  # one pass: the digits it certifies are reported, not chased
     results: dict[int, Certified] = {}
     pending = list(range(len(entries)))
     prec = START_BITS if digits is None else max(START_BITS, int(digits * 3.33) + 64)
@@ -306,8 +319,12 @@ def evaluate(ball_graph: BallGraph, point: Sequence[float], entries: Sequence[En
                 series[d], straddles[d] = ball_graph.run(inputs, floats, length, exact_reals)
             worst = 0
             still = []
+            done_for: dict = {}  # a tensor repeats each partial under its permutations
             for i in pending:
                 entry = entries[i]
+                if entry in done_for:
+                    results[i] = done_for[entry]
+                    continue
                 total = fl.arb(0)
                 straddled = False
                 for d, w in need[i]:
@@ -319,8 +336,8 @@ def evaluate(ball_graph: BallGraph, point: Sequence[float], entries: Sequence[En
                                                                                      digits)
                 done = number is not None and not straddled
                 if done or prec >= cap:
-                    results[i] = Certified(total, number if done else None,
-                                           certain_digits(total), straddled)
+                    results[i] = done_for[entry] = Certified(
+                        total, number if done else None, certain_digits(total), straddled)
                 else:
                     still.append(i)
                     worst = max(worst, lost_bits(total))

@@ -40,6 +40,7 @@ class _Done:
     size: int
     problems: dict[str, int] = field(default_factory=dict)
     error: DataError | None = None
+    low_digits: dict[str, int] = field(default_factory=dict)  # tapecli.accuracy's estimate
 
 
 def run_batch(job, source: str, *, output: str | None, fmt: str | None,
@@ -65,6 +66,7 @@ def run_batch(job, source: str, *, output: str | None, fmt: str | None,
     max_rows = batch_input.rows_per_block(len(job.column_names()))
     reader = batch_input.open_reader(source, job.inputs, echo, max_rows)
     totals: Counter = Counter()
+    low_digits: Counter = Counter()
     rows = 0
     try:
         writer = batch_output.open_output(output, fmt, job, echo, reader, _stdout())
@@ -76,6 +78,7 @@ def run_batch(job, source: str, *, output: str | None, fmt: str | None,
                     if done.payload is not None:
                         writer.write(done.payload)
                     totals.update(done.problems)
+                    low_digits.update(done.low_digits)
                     rows += done.rows
                     progress.advance(done.size)
                     if done.error is not None:
@@ -84,6 +87,11 @@ def run_batch(job, source: str, *, output: str | None, fmt: str | None,
             writer.close()
             if totals:
                 print(f"tapecli: warning: {domain.describe(totals, rows)}", file=sys.stderr)
+            if low_digits:
+                from .accuracy import describe_low_digits
+
+                print(f"tapecli: warning: {describe_low_digits(low_digits, rows)}",
+                      file=sys.stderr)
     finally:
         reader.close()
 
@@ -167,6 +175,7 @@ def _process(block, reader, writer, job, strict: bool) -> _Done:
     if rows.count == 0:
         return _Done(None, 0, block.size, {}, error)
     result, problems = _evaluate(job, rows)
+    low_digits = _low_digits(job, rows, result)
     if problems and strict:
         mask = domain.problem_rows(rows.point, result, (rows.count,))
         first = int(np.argmax(mask)) if mask.any() else 0
@@ -175,7 +184,19 @@ def _process(block, reader, writer, job, strict: bool) -> _Done:
         rows, result = rows.head(first), {k: v[:first] for k, v in result.items()}
         error = DataError(f"{reader.where(block, first)}: {domain.strict_error(one)}")
         problems = {}
-    return _Done(writer.encode(rows, result), rows.count, block.size, problems, error)
+    return _Done(writer.encode(rows, result), rows.count, block.size, problems, error,
+                 low_digits)
+
+
+def _low_digits(job, rows, result) -> dict[str, int]:
+    """Rows of Taylor-mode columns estimated to fewer than 10 digits (tapecli.accuracy)."""
+    if not job.inputs:
+        return {}
+    from .accuracy import low_digit_rows, taylor_keys
+
+    if not taylor_keys(job):
+        return {}
+    return low_digit_rows(job, rows.point, result)
 
 
 def _evaluate(job, rows):

@@ -195,6 +195,9 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
 
     job = Job.create(command, [parse(text) for text in expressions], wrt, order)
     _check_size(job, order)
+    if digits is not None and (formula or scheduler is not None):
+        raise UsageError("--digits prints certified numbers at points: not with "
+                         + ("--formula" if formula else "--scheduler"))
     if formula:
         _run_formula(job, point, fmt, input_path, output_path)
         return
@@ -208,6 +211,11 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
     if point is not None and input_path is not None:
         raise UsageError("give either --at (one point) or --input (a batch), not both")
     batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
+    if batch and digits is not None:
+        from .digits_batch import run_digits_batch
+        run_digits_batch(job, input_path or "-", output=_output_file(output_path), fmt=fmt,
+                         keep_input=keep_input, digits=digits)
+        return
     if batch:
         from .batch import run_batch
         run_batch(job, input_path or "-", output=_output_file(output_path), fmt=fmt,

@@ -276,3 +276,86 @@ def test_certified_digits_never_claim_a_digit_the_truth_denies(f, g, x, n):
             assert abs(float(printed)) < 1e-40, (text, x, n)
         else:
             assert float(printed) == nearest(truth), (text, x, n)
+
+
+# ---- batches ------------------------------------------------------------------------------
+def test_a_batch_warns_once_about_taylor_columns_with_few_digits(tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x\n1\n2.5\n0.1\n")
+    low = run("diff", "sin(x)*exp(x)", "--wrt", "x", "--order", "100", "--input", str(points))
+    assert low.returncode == 0
+    assert low.stderr.count("\n") == 1
+    assert low.stderr.startswith("tapecli: warning: fewer than 10 correct digits (estimated) in d100f/")
+    assert low.stderr.endswith(" on 3 of 3 rows; --digits N at a point certifies them\n")
+    # exp(x) at order 20 keeps 15 digits: no warning; nor for reverse-mode columns
+    for args in (("diff", "exp(x)", "--wrt", "x", "--order", "20"), ("hessian", "sin(x)*exp(x)")):
+        quiet = run(*args, "--input", str(points))
+        assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_batch_estimate_never_claims_digits_the_truth_denies():
+    from tapecli.batch_input import Rows  # noqa: F401  (the batch's own types)
+
+    xs = np.linspace(-3, 3, 61)
+    job = Job.create("diff", [parse("sin(x)*exp(x)")], ["x"], 40)
+    point = {"x": xs}
+    result = job.compute(point)
+    low = accuracy.low_digit_rows(job, point, result)
+    flagged = low.get(job.column_names()[1], 0)
+    wrong = 0
+    for x, d in zip(xs, result["derivative"]):
+        X = mpmath.mpf(x)
+        truth = mpmath.mpf(2) ** 20 * mpmath.exp(X) * mpmath.sin(X + 10 * mpmath.pi)
+        if abs((d - truth) / truth) > 1e-10:
+            wrong += 1
+    assert wrong <= flagged  # every row short of 10 digits is counted (and a few more)
+
+
+def test_digits_on_a_batch_certifies_every_row(tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x\n1\n0.1\n")
+    out = run("diff", "sin(x)*exp(x)", "--wrt", "x", "--order", "100", "--input", str(points),
+              "--digits", "20")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 3
+    X = mpmath.mpf(1)
+    truth = mpmath.mpf(2) ** 50 * mpmath.exp(X) * mpmath.sin(X + 25 * mpmath.pi)
+    assert lines[1].split(",")[1] == mpmath.nstr(truth, 20, strip_zeros=False,
+                                                 min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
+
+
+def test_digits_with_formula_is_a_usage_error():
+    bad = run("grad", "x*y", "--formula", "--digits", "5")
+    assert bad.returncode == 2 and "--digits" in bad.stderr
+
+
+# ---- the Python API ------------------------------------------------------------------------
+def test_drivers_take_digits_and_estimate():
+    from tapecli import derivatives
+
+    f = parse("sin(x)*exp(x)")
+    value, d = derivatives.derivative(f, {"x": 1.0}, ["x"] * 100, digits=20)
+    assert isinstance(d, Decimal) and str(d) == "-2575333104750642.1150"
+    assert derivatives.derivative(f, {"x": 1.0}, ["x"] * 100, estimate=True)[1] == \
+        -2575333104750642.0
+    assert str(derivatives.value(parse("pi"), {}, digits=30)) == "3.14159265358979323846264338328"
+    v, g = derivatives.gradient(parse("log(1+x)-x"), {"x": 1e-10}, estimate=True)
+    assert v == nearest(mpmath.log(1 + mpmath.mpf(1e-10)) - mpmath.mpf(1e-10))
+    with pytest.warns(accuracy.AccuracyWarning, match="certain to 0 digits"):
+        derivatives.gradient(parse("abs(sin(x)**2 + cos(x)**2 - 1)"), {"x": 0.3}, estimate=True)
+    from tapecli.errors import UsageError
+    with pytest.raises(UsageError, match="digits"):
+        derivatives.value(parse("x"), {"x": 1.0}, digits=0)
+    with pytest.raises(UsageError, match="one point"):
+        derivatives.value(parse("x"), {"x": np.array([1.0, 2.0])}, digits=5)
+
+
+def test_high_orders_never_overflow_in_float64():
+    from tapecli import derivatives
+
+    for n in (1250, 3000, 100_000):
+        value, d = derivatives.derivative(parse("exp(x)"), {"x": 1.0}, ["x"] * n)
+        assert value == math.e  # the float64 pass may overflow to inf; it never raises
+    out = run("diff", "exp(x)", "--order", "10000", "--at", "x=1", "--format", "json")
+    assert json.loads(out.stdout)["derivative"] == math.e
