@@ -41,25 +41,61 @@ class Primitive:
     it can be recorded and differentiated again. `None` marks an input that has
     no gradient; a primitive without VJPs (a comparison) is never recorded.
 
-    Flags: `elementwise` (the op maps equal-shaped arrays entry by entry, so a
-    recorded graph of such ops runs on any batch shape), `boolean` (its result is
-    a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE arithmetic).
-    `taylor` is the forward Taylor-mode rule (see tapecli.taylor), set with
-    `deftaylor` beside `defvjp`.
+    Every fact about the op is a column of its row (tapecli.ops), read by the
+    consumers of a recorded graph and by the language; no other module keeps a
+    list of primitives:
+
+    - flags: `elementwise` (the op maps equal-shaped arrays entry by entry, so a
+      recorded graph of such ops runs on any batch shape), `boolean` (its result
+      is a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE);
+    - `taylor`: the forward Taylor-mode rule (tapecli.series), or a family's;
+      `ball`: the ball-arithmetic rule (tapecli.ball_rules), set with `defball`;
+    - `language`: its name in the expression language (None: not a word of it),
+      with `arity` (a count, or a tuple of allowed counts), `aliases` (other
+      tools' names for it, suggested on a miss) and `call` (what a call in the
+      language runs; default the op itself);
+    - `operator`: the grammar's alias when an operator means the op (`sub`);
+    - `latex`: how a formula prints a call: a command such as `\\sin` (then
+      `\\sin\\left(x\\right)`) or a function of the arguments' LaTeX;
+    - `formula`: how a formula reads the op (a function of a tapecli.formula
+      builder and the arguments' terms) when it is arithmetic, not a call;
+      `condition`: for a comparison, (test, compare q - p instead of p - q,
+      swap the branches) as a formula reads `where(p < q, a, b)`;
+    - `api`: where the public API shows it (`"{}"`: tapecli.NAME, `"math.{}"`:
+      tapecli.math.NAME; a string without braces is a path of its own).
     """
 
-    __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "elementwise", "boolean",
-                 "commutative")
+    __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "ball", "elementwise",
+                 "boolean", "commutative", "language", "arity", "aliases", "call",
+                 "operator", "latex", "formula", "condition", "api")
 
     def __init__(self, name: str, forward: Callable, scalar: Callable | None = None, *,
-                 elementwise: bool = True, boolean: bool = False, commutative: bool = False):
+                 elementwise: bool = True, boolean: bool = False, commutative: bool = False,
+                 taylor: Callable | None = None, ball: Callable | None = None,
+                 language: str | None = None, arity: int | tuple[int, ...] | None = None,
+                 aliases: tuple[str, ...] = (), call: Callable | None = None,
+                 operator: str | None = None, latex: str | Callable | None = None,
+                 formula: Callable | None = None, condition: tuple | None = None,
+                 api: tuple[str, ...] = ()):
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
-        self.taylor: Callable | None = None
+        self.taylor = taylor
+        self.ball = ball
         self.elementwise = elementwise
         self.boolean = boolean
         self.commutative = commutative
+        self.language = language
+        self.arity = arity if arity is not None or language is None else 1
+        self.aliases = aliases
+        self.call = call if call is not None else self
+        self.operator = operator
+        if latex is None and language is not None:
+            latex = rf"\operatorname{{{language}}}"
+        self.latex = latex
+        self.formula = formula
+        self.condition = condition
+        self.api = api
         # float -> float for the one-point fast path. It must agree with `forward`
         # to the last bit, so by default a ufunc is called on the float itself:
         # libm's math.exp and numpy's np.exp differ in the last place now and then.
@@ -72,6 +108,11 @@ class Primitive:
 
     def deftaylor(self, rule: Callable) -> None:
         self.taylor = rule
+
+    def defball(self, rule: Callable) -> None:
+        """Set the ball-arithmetic rule: `rule(*args, **params)` on python-flint
+        `arb_series` arguments, returning an `arb_series` of the same length."""
+        self.ball = rule
 
     def __call__(self, *args, **params) -> Tensor:
         memo = state.memo
