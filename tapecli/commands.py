@@ -9,8 +9,9 @@ output format names and lays out the results from the keys alone.
 
 Result keys name themselves (`result_names`): a key whose entries are
 derivatives of order k, over the job's variables on each of k axes, gives the
-CSV columns `d{k}f/d{a}d{b}...` row-major (`f` for the value, `df/dx` for order
-one), once per expression (`f1`, `df1/dx`, ...) for a command that takes many.
+CSV columns row-major, each named by tapecli.names (`f` for the value, `df/dx`,
+`d2f/dxdy`, `d3f/dx^3`), once per expression (`f1`, `df1/dx`, ...) for a
+command that takes many.
 So a new tensor key such as `d3f` (`hessian --order K`) or plot samples need no
 naming code. This module imports no click: a batch worker that unpickles a Job
 needs the table, not the command line.
@@ -27,6 +28,7 @@ import numpy as np
 
 from . import derivatives
 from .errors import UsageError
+from .names import derivative_name
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
 POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
@@ -115,13 +117,6 @@ def key_order(key: str) -> int:
     return int(found[1])
 
 
-def derivative_name(order: int, f: str, wrt: Sequence[str]) -> str:
-    """`f`, `df/dx`, `d2f/dxdy`, `d3f1/dxdxdy`: f differentiated along `wrt`."""
-    if order == 0:
-        return f
-    return ("d" if order == 1 else f"d{order}") + f + "/" + "".join(f"d{x}" for x in wrt)
-
-
 def entry_shape(key: str, variables: Sequence[str], expressions: int | None) -> tuple:
     """The shape of result `key` at one point: an axis of `expressions` entries
     (None: one expression, no axis), then one axis of variables per order."""
@@ -134,12 +129,11 @@ def entry_shape(key: str, variables: Sequence[str], expressions: int | None) -> 
 def result_names(key: str, variables: Sequence[str], wrt: Sequence[str],
                  expressions: int | None) -> list[str]:
     """The CSV column names of result `key`, row-major over its entry shape."""
-    if key == "derivative":  # named by its sequence, order written out: d1f/dx
-        return [f"d{len(wrt)}f/" + "".join(f"d{x}" for x in wrt) if wrt else "f"]
+    if key == "derivative":  # named by its whole sequence
+        return [derivative_name(wrt)]
     order = key_order(key)
     fs = ["f"] if expressions is None else [f"f{i + 1}" for i in range(expressions)]
-    return [derivative_name(order, f, index)
-            for f in fs for index in product(variables, repeat=order)]
+    return [derivative_name(index, f) for f in fs for index in product(variables, repeat=order)]
 
 
 # -- what each command computes --------------------------------------------------------
@@ -229,7 +223,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("diff", _diff, ("value", "derivative"),
             help="Print the value and one higher-order partial derivative of EXPR.\n\n"
                  "--wrt is the sequence of differentiations: --wrt x,x,y is d3f/dxdxdy;\n"
-                 "--wrt x --order 3 is d3f/dx3. With one variable, --wrt may be left out.",
+                 "--wrt x --order 3 is d3f/dx^3. With one variable, --wrt may be left out.",
             example=('tapecli diff "x**3" --wrt x --order 2 --at x=3     d2f/dxdx = 18.0',
                      'tapecli diff "x**2*y" --wrt x,x,y --at x=1,y=2     d3f/dxdxdy = 2.0'),
             order=Order("N", "Differentiate N times with respect to the one --wrt variable.",

@@ -38,6 +38,7 @@ import numpy as np
 from . import ops
 from .errors import UsageError
 from .graph import Graph, topological
+from .names import derivative_name
 from .language import ATOM, PRECEDENCE, PRIMITIVES, check_variable_name
 
 NUM, VAR, ADD, MUL, CALL = "num", "var", "add", "mul", "call"
@@ -801,7 +802,7 @@ def differentiate(expr, wrt: str | Sequence[str]):
     current = expr
     for k, name in enumerate(names, 1):
         term = _read(_derivative_program, (current,), (name,))[1]
-        current = _expression(term, _partial_name(names[:k]), expr)
+        current = _expression(term, derivative_name(names[:k]), expr)
     return current
 
 
@@ -811,7 +812,7 @@ def gradient_formulas(expr, wrt: Sequence[str] | None = None) -> list:
 
     names = _wrt(expr, wrt)
     terms = _read(_gradient_program, (expr,), names)[1:]
-    return [_expression(t, _partial_name((n,)), expr) for t, n in zip(terms, names)]
+    return [_expression(t, derivative_name((n,)), expr) for t, n in zip(terms, names)]
 
 
 def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
@@ -821,7 +822,7 @@ def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
     names = _wrt(expr, wrt)
     n = len(names)
     terms = _read(_hessian_program, (expr,), names)[1 + n:]
-    return [[_expression(terms[i * n + j], _partial_name((names[i], names[j])), expr)
+    return [[_expression(terms[i * n + j], derivative_name((names[i], names[j])), expr)
              for j in range(n)] for i in range(n)]
 
 
@@ -857,12 +858,7 @@ def jacobian_formulas(expressions: Sequence, wrt: Sequence[str] | None = None) -
     names = default if wrt is None else _wrt(exprs[0] if exprs else None, wrt)
     terms = _read(_jacobian_program, exprs, names)[len(exprs):]
     n = len(names)
-    return [[_expression(terms[i * n + j], f"df{i + 1}/d{names[j]}", exprs[i])
+    return [[_expression(terms[i * n + j], derivative_name((names[j],), f"f{i + 1}"), exprs[i])
              for j in range(n)]
             for i in range(len(exprs))]
 
-
-def _partial_name(wrt: Sequence[str]) -> str:
-    """'df/dx', 'd2f/dxdy', as the CSV columns name derivatives."""
-    k = len(wrt)
-    return f"d{k if k > 1 else ''}f/" + "".join(f"d{n}" for n in wrt)

@@ -8,12 +8,13 @@ ones the numeric output uses.
 
 from __future__ import annotations
 
-from itertools import groupby, product
+from itertools import product
 from typing import TextIO
 
 from . import formula
 from .commands import key_order
 from .jobs import CONSTANT, RESULT
+from .names import runs
 
 FORMATS = ("table", "json", "latex")
 
@@ -64,9 +65,8 @@ def _partial(f: str, wrt) -> str:
     if k == 0:
         return f
     top = r"\partial " + f if k == 1 else rf"\partial^{{{k}}} {f}"
-    runs = [(name, len(list(group))) for name, group in groupby(wrt)]
     bottom = " ".join(rf"\partial {formula.to_latex_name(n)}" + (f"^{{{m}}}" if m > 1 else "")
-                      for n, m in runs)
+                      for n, m in runs(wrt))
     return rf"\frac{{{top}}}{{{bottom}}}"
 
 
