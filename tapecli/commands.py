@@ -39,12 +39,12 @@ class Order(NamedTuple):
     """What `--order` means for a command that takes it.
 
     `bind(wrt, order)` checks the order against the --wrt names and gives the
-    job's wrt and the order it keeps (None when the order is folded into wrt);
+    job's wrt and the order it keeps;
     `keys(order)` are the result keys it adds after the row's own."""
 
     metavar: str
     help: str
-    bind: Callable[[tuple[str, ...], int], tuple[tuple[str, ...], int | None]]
+    bind: Callable[[tuple[str, ...], int], tuple[tuple[str, ...], int]]
     keys: Callable[[int], tuple[str, ...]] = lambda order: ()
 
 
@@ -157,7 +157,7 @@ def _hessian(job, point: Mapping) -> dict[str, np.ndarray]:
 
 
 def _diff(job, point: Mapping) -> dict[str, np.ndarray]:
-    value, deriv = derivatives.derivative(job.expressions[0], point, job.wrt)
+    value, deriv = derivatives.derivative(job.expressions[0], point, job.wrt, job.order)
     return {"value": value, "derivative": deriv}
 
 
@@ -195,13 +195,13 @@ def _tensor_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], in
     return wrt, order
 
 
-def _repeat_wrt(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], None]:
-    """diff --wrt x --order N: differentiate N times by x."""
+def _repeat_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
+    """diff --wrt x --order N: differentiate N times by x (the job keeps N)."""
     if len(wrt) != 1:
         raise UsageError("--order repeats a single variable: give one --wrt name")
     if order < 1:
         raise UsageError("--order must be 1 or more (order 0 is the value: use eval)")
-    return wrt * order, None
+    return wrt, order
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -227,7 +227,7 @@ COMMANDS: tuple[Command, ...] = (
             example=('tapecli diff "x**3" --wrt x --order 2 --at x=3     d2f/dxdx = 18.0',
                      'tapecli diff "x**2*y" --wrt x,x,y --at x=1,y=2     d3f/dxdxdy = 2.0'),
             order=Order("N", "Differentiate N times with respect to the one --wrt variable.",
-                        _repeat_wrt),
+                        _repeat_order),
             wrt_sequence=True),
     Command("jacobian", _jacobian, ("value", "jacobian"),
             help="Print the values and the Jacobian of a vector of expressions.\n\n"

@@ -248,10 +248,18 @@ def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     return out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)
 
 
-def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
+def derivative(expr: Expression, point: Mapping, wrt: Sequence[str], order: int | None = None):
     """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation,
-    nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders."""
+    nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders. With
+    `order` N, `wrt` is one name and the result is d^N f / d wrt^N."""
     wrt = _wrt_names(wrt, ())
+    if order is not None:
+        order = _order(order, 1)
+        if len(wrt) != 1:
+            raise UsageError("an order repeats a single variable: give one wrt name")
+        if order >= TAYLOR_FROM:
+            return _univariate(expr, point, wrt[0], order)
+        wrt = wrt * order  # the nested tapes: one per differentiation
     if len(wrt) >= TAYLOR_FROM:
         return _derivative_taylor(expr, point, wrt)
     out = _run(_derivative_program, (expr,), point, wrt)

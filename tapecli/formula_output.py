@@ -32,7 +32,7 @@ def formulas(job) -> dict[str, object]:
         elif key == "hessian":
             out[key] = exprs[0].hessian_formulas(variables)
         elif key == "derivative":
-            out[key] = exprs[0].differentiate(list(job.wrt))
+            out[key] = exprs[0].differentiate(list(job.sequence))
         elif key == "jacobian":
             out[key] = formula.jacobian_formulas(exprs, variables)
         else:  # dKf: the tensor of order K
@@ -54,7 +54,7 @@ def _latex_names(job, key: str) -> list[str]:
     """\\frac{\\partial^{2} f}{\\partial x \\partial y} for each entry of `key`, row-major."""
     fs = [f"f_{{{i + 1}}}" for i in range(len(job.expressions))] if job.command.many else ["f"]
     if key == "derivative":
-        sequences = [tuple(job.wrt)]
+        sequences = [job.sequence]
     else:
         sequences = list(product(job.variables, repeat=key_order(key)))
     return [_partial(f, wrt) for f in fs for wrt in sequences]

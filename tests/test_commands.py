@@ -206,8 +206,8 @@ def test_an_order_field_gives_a_command_its_order_option_keys_and_columns():
     help_text = CliRunner().invoke(command, ["--help"]).output
     assert "--order K" in help_text and "Add the derivative tensors up to order K." in help_text
     assert 'tapecli ordered "x**3*y" --at x=1,y=2 --order 4' in help_text
-    assert pickle.loads(pickle.dumps(make_job("diff", "x*y", wrt=["y"], order=3))).wrt == \
-        ("y", "y", "y")
+    diff = pickle.loads(pickle.dumps(make_job("diff", "x*y", wrt=["y"], order=3)))
+    assert (diff.wrt, diff.order, diff.sequence) == (("y",), 3, ("y", "y", "y"))
     # A row outside COMMANDS travels as itself, its order with it.
     assert pickle.loads(pickle.dumps(job)) == job
 
