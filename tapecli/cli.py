@@ -23,6 +23,7 @@ import click
 from . import __version__
 from .commands import COMMANDS, Command
 from .errors import DataError, TapecliError, UsageError
+from .formats import BY_NAME as BY_FORMAT
 from .output import FORMATS
 
 # VALUE of --at: a decimal or scientific number, or inf, -inf, nan (not Python's
@@ -191,8 +192,8 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
     if formula:
         _run_formula(job, point, fmt, input_path, output_path)
         return
-    if fmt == "latex":
-        raise UsageError("--format latex prints formulas: add --formula")
+    if fmt is not None and BY_FORMAT[fmt].point is None and BY_FORMAT[fmt].batch is None:
+        raise UsageError(f"--format {fmt} prints formulas: add --formula")
     if scheduler is not None:
         _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
                         scheduler)
@@ -285,12 +286,14 @@ def _write_point(job, result, point, fmt, stream, echo):
 
 def _single_point_format(fmt: str | None, output_path: str | None) -> str:
     """--format, else the --output file's extension (.csv .json .jsonl), else table."""
+    from .formats import having, listing
     from .output import format_of_path
 
     extension = format_of_path(output_path)
-    if extension == "parquet":
-        raise UsageError(f"--output {output_path}: Parquet is for batches (--input); "
-                         "one point is written as table, csv, json or jsonl")
+    if extension is not None and BY_FORMAT[extension].point is None:
+        points = listing([f.name for f in having("point")])
+        raise UsageError(f"--output {output_path}: {BY_FORMAT[extension].describe or extension} "
+                         f"is for batches (--input); one point is written as {points}")
     if fmt and extension and fmt != extension:
         raise UsageError(f"--format {fmt} does not match --output {output_path}")
     return fmt or extension or "table"

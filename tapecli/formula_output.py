@@ -11,12 +11,12 @@ from __future__ import annotations
 from itertools import product
 from typing import TextIO
 
-from . import formula
+from . import formats, formula
 from .commands import key_order
 from .jobs import CONSTANT, RESULT
 from .names import runs
 
-FORMATS = ("table", "json", "latex")
+FORMATS = tuple(f.name for f in formats.having("formulas"))
 
 
 def formulas(job) -> dict[str, object]:
@@ -71,24 +71,30 @@ def _partial(f: str, wrt) -> str:
 
 
 def write_formulas(job, fmt: str, stream: TextIO) -> None:
-    """The formulas of `job` in `fmt`: table (`df/dx = ...` lines), json (the
-    single-point object with strings and no point) or latex ($$ ... $$ lines)."""
-    results = formulas(job)
-    if fmt == "json":
-        import json
+    """The formulas of `job` in `fmt`, a format with a formulas writer
+    (tapecli.formats): table (`df/dx = ...` lines), json (the single-point object
+    with strings and no point) or latex ($$ ... $$ lines)."""
+    formats.BY_NAME[fmt].writer("formulas")(job, formulas(job), stream)
 
-        obj = {}
-        for name, kind, constant in job.json_fields():
-            if kind == CONSTANT:
-                obj[name] = constant
-            elif kind == RESULT:
-                obj[name] = _strings(results[name])
-        stream.write(json.dumps(obj) + "\n")
-        return
+
+def write_json(job, results: dict, stream: TextIO) -> None:
+    import json
+
+    obj = {}
+    for name, kind, constant in job.json_fields():
+        if kind == CONSTANT:
+            obj[name] = constant
+        elif kind == RESULT:
+            obj[name] = _strings(results[name])
+    stream.write(json.dumps(obj) + "\n")
+
+
+def write_latex(job, results: dict, stream: TextIO) -> None:
     for key in job.keys:
-        entries = _flat(results[key])
-        if fmt == "latex":
-            names = _latex_names(job, key)
-            stream.writelines(f"$$ {n} = {e.latex()} $$\n" for n, e in zip(names, entries))
-        else:
-            stream.writelines(f"{n} = {e}\n" for n, e in zip(job.key_names(key), entries))
+        names = _latex_names(job, key)
+        stream.writelines(f"$$ {n} = {e.latex()} $$\n" for n, e in zip(names, _flat(results[key])))
+
+
+def write_table(job, results: dict, stream: TextIO) -> None:
+    for key in job.keys:
+        stream.writelines(f"{n} = {e}\n" for n, e in zip(job.key_names(key), _flat(results[key])))
