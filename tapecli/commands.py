@@ -7,13 +7,14 @@ Nothing else in tapecli switches on a command's name: the CLI builds one click
 command per row (tapecli.cli), a Job carries its row (tapecli.jobs), and every
 output format names and lays out the results from the keys alone.
 
-Result keys name themselves (`result_names`): a key whose entries are
+A result key is a row too (RESULTS, or the tensor family `dKf`): the order of
+its entries and its formula counterpart for --formula; a key that is neither is
+an error. Keys name themselves (`result_names`): a key whose entries are
 derivatives of order k, over the job's variables on each of k axes, gives the
 CSV columns row-major, each named by tapecli.names (`f` for the value, `df/dx`,
 `d2f/dxdy`, `d3f/dx^3`), once per expression (`f1`, `df1/dx`, ...) for a
-command that takes many.
-So a new tensor key such as `d3f` (`hessian --order K`) or plot samples need no
-naming code. This module imports no click: a batch worker that unpickles a Job
+command that takes many. So a new tensor key such as `d3f` (`hessian --order
+K`) or plot samples need no naming code. This module imports no click: a batch worker that unpickles a Job
 needs the table, not the command line.
 """
 
@@ -97,41 +98,75 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
         return self.keys + self.order.keys(order)
 
 
-# -- naming results ---------------------------------------------------------------
+# -- the result keys -------------------------------------------------------------------
 
-# The derivative order of a key's entries: an entry of order k is indexed by k
-# variables. `dKf` is order K (d3f, d4f, ...); "derivative" is one entry, the
-# derivative along the whole --wrt sequence.
-KEY_ORDERS = {"value": 0, "gradient": 1, "hessian": 2, "jacobian": 1}
-_TENSOR_KEY = re.compile(r"d([0-9]+)f")
+class Result(NamedTuple):
+    """What a result key means, wherever it is read: `order`, how many variable
+    axes each entry has (None: one number, the derivative along the job's whole
+    sequence), and `formulas(job)`, the key's results as (nested lists of)
+    Expressions for --formula."""
+
+    order: int | None
+    formulas: Callable
 
 
-def key_order(key: str) -> int:
-    """How many variable axes each entry of result `key` has."""
-    if key in KEY_ORDERS:
-        return KEY_ORDERS[key]
-    found = _TENSOR_KEY.fullmatch(key)
-    if found is None:
-        raise KeyError(f"result key {key!r} has no derivative order "
-                       "(known: value, gradient, hessian, jacobian, derivative, dKf)")
-    return int(found[1])
+def _value_formulas(job):
+    values = [e.simplify() for e in job.expressions]
+    return values if job.command.many else values[0]
+
+
+def _tensor_formulas(job, order: int):
+    from .formula import derivative_tensor_formulas
+
+    return derivative_tensor_formulas(job.expressions[0], order, list(job.variables))
+
+
+def _jacobian_formulas(job):
+    from .formula import jacobian_formulas
+
+    return jacobian_formulas(job.expressions, list(job.variables))
+
+
+RESULTS: dict[str, Result] = {
+    "value": Result(0, _value_formulas),
+    "gradient": Result(1, lambda job: job.expressions[0].gradient_formulas(list(job.variables))),
+    "hessian": Result(2, lambda job: job.expressions[0].hessian_formulas(list(job.variables))),
+    "jacobian": Result(1, _jacobian_formulas),
+    "derivative": Result(None, lambda job: job.expressions[0].differentiate(list(job.sequence))),
+}
+# The family of tensor keys: `dKf` is the derivative tensor of order K (d3f, d4f, ...).
+_TENSOR_KEY = re.compile(r"d([1-9][0-9]*)f")
+
+
+def result(key: str) -> Result:
+    """The meaning of result `key` (a key of RESULTS, or a tensor `dKf`); any other
+    key is an error, never taken for a tensor."""
+    found = RESULTS.get(key)
+    if found is not None:
+        return found
+    tensor = _TENSOR_KEY.fullmatch(key)
+    if tensor is None:
+        raise KeyError(f"unknown result key {key!r} (known: {', '.join(RESULTS)}, dKf)")
+    order = int(tensor[1])
+    return Result(order, lambda job: _tensor_formulas(job, order))
 
 
 def entry_shape(key: str, variables: Sequence[str], expressions: int | None) -> tuple:
     """The shape of result `key` at one point: an axis of `expressions` entries
     (None: one expression, no axis), then one axis of variables per order."""
-    if key == "derivative":
+    order = result(key).order
+    if order is None:  # one number: the derivative along the whole sequence
         return ()
     head = () if expressions is None else (expressions,)
-    return head + (len(variables),) * key_order(key)
+    return head + (len(variables),) * order
 
 
 def result_names(key: str, variables: Sequence[str], wrt: Sequence[str],
                  expressions: int | None) -> list[str]:
     """The CSV column names of result `key`, row-major over its entry shape."""
-    if key == "derivative":  # named by its whole sequence
+    order = result(key).order
+    if order is None:  # named by its whole sequence
         return [derivative_name(wrt)]
-    order = key_order(key)
     fs = ["f"] if expressions is None else [f"f{i + 1}" for i in range(expressions)]
     return [derivative_name(index, f) for f in fs for index in product(variables, repeat=order)]
 

@@ -12,7 +12,7 @@ from itertools import product
 from typing import TextIO
 
 from . import formats, formula
-from .commands import key_order
+from .commands import result
 from .jobs import CONSTANT, RESULT
 from .names import runs
 
@@ -20,24 +20,9 @@ FORMATS = tuple(f.name for f in formats.having("formulas"))
 
 
 def formulas(job) -> dict[str, object]:
-    """The job's results as nested lists of Expressions, keyed as `job.keys`."""
-    exprs, variables = job.expressions, list(job.variables)
-    out: dict[str, object] = {}
-    for key in job.keys:
-        if key == "value":
-            values = [e.simplify() for e in exprs]
-            out[key] = values if job.command.many else values[0]
-        elif key == "gradient":
-            out[key] = exprs[0].gradient_formulas(variables)
-        elif key == "hessian":
-            out[key] = exprs[0].hessian_formulas(variables)
-        elif key == "derivative":
-            out[key] = exprs[0].differentiate(list(job.sequence))
-        elif key == "jacobian":
-            out[key] = formula.jacobian_formulas(exprs, variables)
-        else:  # dKf: the tensor of order K
-            out[key] = formula.derivative_tensor_formulas(exprs[0], key_order(key), variables)
-    return out
+    """The job's results as nested lists of Expressions, keyed as `job.keys`: each
+    key's formula counterpart from its row (tapecli.commands.RESULTS)."""
+    return {key: result(key).formulas(job) for key in job.keys}
 
 
 def _flat(nested) -> list:
@@ -53,10 +38,11 @@ def _strings(nested):
 def _latex_names(job, key: str) -> list[str]:
     """\\frac{\\partial^{2} f}{\\partial x \\partial y} for each entry of `key`, row-major."""
     fs = [f"f_{{{i + 1}}}" for i in range(len(job.expressions))] if job.command.many else ["f"]
-    if key == "derivative":
+    order = result(key).order
+    if order is None:  # one derivative along the whole sequence
         sequences = [job.sequence]
     else:
-        sequences = list(product(job.variables, repeat=key_order(key)))
+        sequences = list(product(job.variables, repeat=order))
     return [_partial(f, wrt) for f in fs for wrt in sequences]
 
 
