@@ -59,7 +59,8 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     command takes none). `many`: EXPR [EXPR ...] rather than one EXPR.
     `wrt_sequence`: --wrt is the sequence of differentiations of one
     derivative (written as "wrt" in JSON), not the variables of the results.
-    `run`: the command's own body (see the field).
+    `run`: the command's own body, `formats` its own --format choices (see the
+    fields).
     """
 
     name: str
@@ -71,9 +72,13 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     order: Order | None = None
     many: bool = False
     wrt_sequence: bool = False
-    # A command with a body of its own (plot: a grid, then a drawing), called as
-    # run(row, expressions, **options) instead of computing a point or a batch.
+    # A command with a body of its own (plot: a grid, then a drawing; trace: a
+    # listing), called as run(request, expressions) with the tapecli.run.Request
+    # and its parsed EXPRs, instead of computing a point or a batch.
     run: Callable[..., None] | None = None
+    # The choices of its --format when they are not the format table's (trace
+    # lists the tape: table or json).
+    formats: tuple[str, ...] | None = None
 
     def __eq__(self, other) -> bool:
         # A command is known by its name (an unpickled row equals the row), and it
@@ -207,10 +212,16 @@ def _plot(job, point: Mapping) -> dict[str, np.ndarray]:
     return curves(job.expressions[0], job.wrt[0], point, job.order or 0)
 
 
-def _run_plot(row, expressions, **options) -> None:
-    from .plot_draw import run_plot
+def _run_plot(request, expressions) -> None:
+    from .plot_draw import plot  # the drawing libraries load only now
 
-    run_plot(expressions[0], **options)
+    plot(request, expressions)
+
+
+def _run_trace(request, expressions) -> None:
+    from .tape_listing import trace
+
+    trace(request, expressions)
 
 
 def _plot_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
@@ -281,7 +292,22 @@ COMMANDS: tuple[Command, ...] = (
             run=_run_plot),
 )
 
-BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
+# Commands that print no results of a Job: the tape of one point, listed.
+LISTINGS: tuple[Command, ...] = (
+    Command("trace", None, (),
+            help="Show the tape of EXPR at one point: every forward op, then the backward "
+                 "pass.\n\n"
+                 "Each forward line is one recorded op, its inputs (node ids such as %1, or\n"
+                 "constants) and its value; each backward line is a node's adjoint df/d%i and\n"
+                 "what its op sends to its inputs, so the chain rule can be read off.",
+            example=('tapecli trace "x**2+3*x+1" --at x=3',
+                     "tapecli trace \"x*y + sin(x)\" --at x=1,y=2 --format json "
+                     "| jq '.[] | {id, op, adjoint}'"),
+            options=("--at", "--wrt", "--format", "--output"), run=_run_trace,
+            formats=("table", "json")),
+)
+
+BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS + LISTINGS}
 
 
 def command(name: str | Command) -> Command:

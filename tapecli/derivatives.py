@@ -199,6 +199,19 @@ def _inputs(variables, names, point: Mapping) -> tuple[list, tuple[int, ...]]:
     return arrays, (arrays[0].shape if arrays else ())
 
 
+def point_for(variables: Sequence[str], given: Mapping[str, float]) -> dict[str, float]:
+    """The variables with their given values (others are ignored, like extra CSV
+    columns); a missing one is an error that says how to give it."""
+    missing = [name for name in variables if name not in given]
+    if missing:
+        names = ", ".join(repr(n) for n in missing)
+        example = ",".join(f"{n}=VALUE" for n in missing)
+        which = "variable" if len(missing) == 1 else "variables"
+        raise DataError(f"{which} {names} {'has' if len(missing) == 1 else 'have'} no value: "
+                        f"give {'it' if len(missing) == 1 else 'them'} with --at {example}")
+    return {name: given[name] for name in variables}
+
+
 def _as_float_array(name: str, value) -> np.ndarray:
     try:
         array = np.asarray(value)

@@ -51,6 +51,14 @@ def is_terminal(stream) -> bool:
         return False
 
 
+def stdin_is_piped() -> bool:
+    """Whether stdin is not a terminal, so that a batch may come on it (None:
+    stdin closed, `<&-`)."""
+    import sys
+
+    return sys.stdin is not None and not sys.stdin.isatty()
+
+
 def use_rich(stream: TextIO) -> bool:
     """Rich tables only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     return not os.environ.get("NO_COLOR") and is_terminal(stream)

@@ -99,19 +99,24 @@ def show(samples: Samples, where: str, output: str | None, stdout: TextIO) -> No
     write_to(path, write, stdout)
 
 
-def run_plot(expression: str, over: str | None = None, order: int | None = None,
+def plot(request, expressions) -> None:
+    """`tapecli plot` (the row's body): `request` is the tapecli.run.Request,
+    `expressions` its one EXPR, parsed."""
+    run_plot(expressions[0], over=request.over, order=request.order, points=request.points,
+             point=request.point, fmt=request.fmt, output_path=request.output_path)
+
+
+def run_plot(expr, over: str | None = None, order: int | None = None,
              points: int | None = None, point: dict[str, float] | None = None,
              fmt: str | None = None, output_path: str | None = None,
              stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
-    """`tapecli plot`: check the options, sample, draw or write, then warn once
-    about the points where a curve is not finite."""
+    """Plot the Expression `expr`: check the options, sample, draw or write, then
+    warn once about the points where a curve is not finite."""
     import sys
 
-    from .parser import parse
     from .plot import parse_over, sample
 
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    expr = parse(expression)
     variable, start, stop = parse_over(over)
     where = target(output_path, fmt)
     if points is None:
