@@ -769,9 +769,9 @@ def text(expr) -> str:
     """The expression's simplified formula (what `str(expr)` prints)."""
     found = _TEXTS.get(expr)
     if found is None:
-        from .derivatives import _value_program
+        from .derivatives import value_program
 
-        term = _read(_value_program, (expr,), ())[0]
+        term = _read(value_program, (expr,), ())[0]
         check_size(term, "the expression")
         found = _TEXTS[expr] = to_text(term)
     return found
@@ -779,9 +779,9 @@ def text(expr) -> str:
 
 def latex(expr) -> str:
     """The expression's simplified formula as LaTeX math."""
-    from .derivatives import _value_program
+    from .derivatives import value_program
 
-    term = _read(_value_program, (expr,), ())[0]
+    term = _read(value_program, (expr,), ())[0]
     check_size(term, "the expression")
     return to_latex(term)
 
@@ -794,34 +794,34 @@ def simplify(expr):
 def differentiate(expr, wrt: str | Sequence[str]):
     """d^k expr / d wrt[0] ... d wrt[k-1] as a simplified Expression: one tape per
     variable, each reading the simplified formula of the step before."""
-    from .derivatives import _derivative_program
+    from .derivatives import derivative_program
 
     names = _wrt(expr, wrt)
     if not names:
         return simplify(expr)
     current = expr
     for k, name in enumerate(names, 1):
-        term = _read(_derivative_program, (current,), (name,))[1]
+        term = _read(derivative_program, (current,), (name,))[1]
         current = _expression(term, derivative_name(names[:k]), expr)
     return current
 
 
 def gradient_formulas(expr, wrt: Sequence[str] | None = None) -> list:
     """[df/dx for x in wrt] (default: the expression's variables) as Expressions."""
-    from .derivatives import _gradient_program
+    from .derivatives import gradient_program
 
     names = _wrt(expr, wrt)
-    terms = _read(_gradient_program, (expr,), names)[1:]
+    terms = _read(gradient_program, (expr,), names)[1:]
     return [_expression(t, derivative_name((n,)), expr) for t, n in zip(terms, names)]
 
 
 def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
     """The Hessian's entries d2f/dx_i dx_j (rows and columns follow wrt) as Expressions."""
-    from .derivatives import _hessian_program
+    from .derivatives import hessian_program
 
     names = _wrt(expr, wrt)
     n = len(names)
-    terms = _read(_hessian_program, (expr,), names)[1 + n:]
+    terms = _read(hessian_program, (expr,), names)[1 + n:]
     return [[_expression(terms[i * n + j], derivative_name((names[i], names[j])), expr)
              for j in range(n)] for i in range(n)]
 
@@ -851,12 +851,12 @@ def derivative_tensor_formulas(expr, order: int, wrt: Sequence[str] | None = Non
 def jacobian_formulas(expressions: Sequence, wrt: Sequence[str] | None = None) -> list[list]:
     """[[dfi/dx for x in wrt] for fi in expressions] as Expressions (default wrt: every
     variable of the expressions, in order of first appearance)."""
-    from .derivatives import _jacobian_program
+    from .derivatives import jacobian_program
 
     exprs = tuple(expressions)
     default = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     names = default if wrt is None else _wrt(exprs[0] if exprs else None, wrt)
-    terms = _read(_jacobian_program, exprs, names)[len(exprs):]
+    terms = _read(jacobian_program, exprs, names)[len(exprs):]
     n = len(names)
     return [[_expression(terms[i * n + j], derivative_name((names[j],), f"f{i + 1}"), exprs[i])
              for j in range(n)]

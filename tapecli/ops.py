@@ -133,28 +133,33 @@ class _EachInput:
 
 
 # ---- arithmetic -----------------------------------------------------------------
-# `operator`: the grammar's alias for it; `formula`: how a formula reads it
-# (tapecli.formula's canonical algebra, not a call of a function).
+# `operator`: the grammar's alias for it; `capture`: the graph's exact rewrite
+# (tapecli.graph); `formula`: how a formula reads it (tapecli.formula's canonical
+# algebra, not a call of a function).
 add = Primitive("add", np.add, operator.add, commutative=True, taylor=series.add,
-                operator="add", formula=lambda b, x, y: b.add([x, y]), api=TF_MATH)
+                operator="add", capture=lambda b, args: b.add(args), formula=lambda b, x, y: b.add([x, y]), api=TF_MATH)
 add.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
            lambda g, ans, x, y: unbroadcast(g, y))
 subtract = Primitive("subtract", np.subtract, operator.sub, taylor=series.subtract,
-                     operator="sub", formula=lambda b, x, y: b.subtract(x, y), api=TF_MATH)
+                     operator="sub", capture=lambda b, args: b.subtract(args),
+                     formula=lambda b, x, y: b.subtract(x, y), api=TF_MATH)
 subtract.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
                 lambda g, ans, x, y: unbroadcast(-g, y))
 multiply = Primitive("multiply", np.multiply, operator.mul, commutative=True,
                      taylor=series.multiply, operator="mul",
+                     capture=lambda b, args: b.product(multiply, args),
                      formula=lambda b, x, y: b.multiply([x, y]), api=TF_MATH)
 multiply.defvjp(lambda g, ans, x, y: unbroadcast(g * y, x),
                 lambda g, ans, x, y: unbroadcast(g * x, y))
 divide = Primitive("divide", np.divide, operator.truediv, taylor=series.divide,
-                   operator="div", formula=lambda b, x, y: b.divide(x, y),
+                   operator="div", capture=lambda b, args: b.product(divide, args),
+                   formula=lambda b, x, y: b.divide(x, y),
                    api=(*TF_MATH, "truediv", "math.truediv"))
 divide.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x),
               lambda g, ans, x, y: unbroadcast(-g * (ans / y), y))
 negative = Primitive("negative", np.negative, operator.neg, taylor=series.negative,
-                     operator="neg", formula=lambda b, x: b.negate(x), api=TF_MATH)
+                     operator="neg", capture=lambda b, args: b.negative(args),
+                     formula=lambda b, x: b.negate(x), api=TF_MATH)
 negative.defvjp(lambda g, ans, x: -g)
 pow = Primitive("pow", np.power, taylor=series.pow, language="pow", arity=2, operator="pow",
                 formula=lambda b, x, y: b.power(x, y), api=TF_MATH)
@@ -295,7 +300,8 @@ _cast = Primitive("cast", lambda x, *, dtype: x.astype(dtype), elementwise=False
 # Gradients flow only between float types: a cast to int or bool stops them, as in TF.
 _cast.defvjp(lambda g, ans, x, *, dtype:
              cast(g, dtype=x.dtype) if x.dtype.kind == "f" and ans.dtype.kind == "f" else None)
-identity = Primitive("identity", lambda x: x, lambda x: x, taylor=series.identity, api=TF)
+identity = Primitive("identity", lambda x: x, lambda x: x, taylor=series.identity,
+                     capture=lambda b, args: args[0], api=TF)
 identity.defvjp(lambda g, ans, x: g)
 
 # ---- no gradient: comparisons, constants of a shape, stop_gradient --------------
@@ -313,11 +319,12 @@ equal = Primitive("equal", np.equal, operator.eq, boolean=True, taylor=series.ze
 not_equal = Primitive("not_equal", np.not_equal, operator.ne, boolean=True, taylor=series.zero,
                       condition=("zero", False, True), api=TF_MATH)
 ones_like = Primitive("ones_like", lambda x: np.ones_like(x, dtype=np.float64), lambda x: 1.0,
-                      taylor=series.zero, api=TF)
+                      taylor=series.zero, capture=lambda b, args: b.constant(1.0), api=TF)
 zeros_like = Primitive("zeros_like", lambda x: np.zeros_like(x, dtype=np.float64),
-                       lambda x: 0.0, taylor=series.zero, api=TF)
+                       lambda x: 0.0, taylor=series.zero, capture=lambda b, args: b.constant(0.0),
+                       api=TF)
 stop_gradient = Primitive("stop_gradient", lambda x: x, lambda x: x, taylor=series.zero,
-                          api=TF)
+                          capture=lambda b, args: args[0], api=TF)
 
 
 # ---- public signatures of the ops with static parameters (TensorFlow's) -----------

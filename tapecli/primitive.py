@@ -57,6 +57,9 @@ class Primitive:
     - `operator`: the grammar's alias when an operator means the op (`sub`);
     - `latex`: how a formula prints a call: a command such as `\\sin` (then
       `\\sin\\left(x\\right)`) or a function of the arguments' LaTeX;
+    - `capture`: an exact rewrite when a graph is captured (tapecli.graph): a
+      function of the graph's builder and the argument nodes, giving a node or
+      None (no rewrite applies);
     - `formula`: how a formula reads the op (a function of a tapecli.formula
       builder and the arguments' terms) when it is arithmetic, not a call;
       `condition`: for a comparison, (test, compare q - p instead of p - q,
@@ -67,7 +70,7 @@ class Primitive:
 
     __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "ball", "elementwise",
                  "boolean", "commutative", "language", "arity", "aliases", "call",
-                 "operator", "latex", "formula", "condition", "api")
+                 "operator", "latex", "capture", "formula", "condition", "api")
 
     def __init__(self, name: str, forward: Callable, scalar: Callable | None = None, *,
                  elementwise: bool = True, boolean: bool = False, commutative: bool = False,
@@ -75,7 +78,8 @@ class Primitive:
                  language: str | None = None, arity: int | tuple[int, ...] | None = None,
                  aliases: tuple[str, ...] = (), call: Callable | None = None,
                  operator: str | None = None, latex: str | Callable | None = None,
-                 formula: Callable | None = None, condition: tuple | None = None,
+                 capture: Callable | None = None, formula: Callable | None = None,
+                 condition: tuple | None = None,
                  api: tuple[str, ...] = ()):
         self.name = name
         self.forward = forward
@@ -93,6 +97,7 @@ class Primitive:
         if latex is None and language is not None:
             latex = rf"\operatorname{{{language}}}"
         self.latex = latex
+        self.capture = capture
         self.formula = formula
         self.condition = condition
         self.api = api
