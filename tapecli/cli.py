@@ -29,6 +29,7 @@ _NUMBER = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|in
 # The highest --order (a million Taylor coefficients): beyond it a usage error, never
 # an OverflowError or a MemoryError from building the sequence of differentiations.
 MAX_ORDER = 1_000_000
+MAX_DIGITS = 10_000  # --digits: certified significant digits
 # The context key of the arguments that came after `--`: expression text, whatever they look like.
 _LITERAL = "tapecli.literal"
 # A leading '-' lets an expression such as -x**2 through; '--word' is an option.
@@ -105,7 +106,12 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
                       "1,000 for a file)."),
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
-                      "division by zero, overflow) an error, exit status 1."),
+                      "division by zero, overflow), and a result whose digits cannot "
+                      "all be certified, an error, exit status 1."),
+    click.Option(["--digits"], type=click.IntRange(1, MAX_DIGITS), metavar="N",
+                 help="Certify every number to N significant digits (1 to 10,000) in ball "
+                      "arithmetic, the point read as the exact reals it names "
+                      "(0.1 is 1/10, pi is pi)."),
     click.Option(["--scheduler"], metavar="ADDRESS",
                  help="Run the batch on a Dask cluster: 'local' (worker processes on this "
                       "machine) or tcp://HOST:PORT (a running dask scheduler)."),

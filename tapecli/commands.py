@@ -33,6 +33,7 @@ from .names import derivative_name
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
 POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
+                  "--digits",
                   "--formula", "--scheduler")
 
 

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from . import series
+from . import ball_rules, series
 from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
@@ -137,35 +137,36 @@ class _EachInput:
 # (tapecli.graph); `formula`: how a formula reads it (tapecli.formula's canonical
 # algebra, not a call of a function).
 add = Primitive("add", np.add, operator.add, commutative=True, taylor=series.add,
-                operator="add", capture=lambda b, args: b.add(args), formula=lambda b, x, y: b.add([x, y]), api=TF_MATH)
+                operator="add", capture=lambda b, args: b.add(args),
+                formula=lambda b, x, y: b.add([x, y]), api=TF_MATH, exact=True)
 add.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
            lambda g, ans, x, y: unbroadcast(g, y))
 subtract = Primitive("subtract", np.subtract, operator.sub, taylor=series.subtract,
                      operator="sub", capture=lambda b, args: b.subtract(args),
-                     formula=lambda b, x, y: b.subtract(x, y), api=TF_MATH)
+                     formula=lambda b, x, y: b.subtract(x, y), api=TF_MATH, exact=True)
 subtract.defvjp(lambda g, ans, x, y: unbroadcast(g, x),
                 lambda g, ans, x, y: unbroadcast(-g, y))
 multiply = Primitive("multiply", np.multiply, operator.mul, commutative=True,
                      taylor=series.multiply, operator="mul",
                      capture=lambda b, args: b.product(multiply, args),
-                     formula=lambda b, x, y: b.multiply([x, y]), api=TF_MATH)
+                     formula=lambda b, x, y: b.multiply([x, y]), api=TF_MATH, exact=True)
 multiply.defvjp(lambda g, ans, x, y: unbroadcast(g * y, x),
                 lambda g, ans, x, y: unbroadcast(g * x, y))
 divide = Primitive("divide", np.divide, operator.truediv, taylor=series.divide,
                    operator="div", capture=lambda b, args: b.product(divide, args),
                    formula=lambda b, x, y: b.divide(x, y),
-                   api=(*TF_MATH, "truediv", "math.truediv"))
+                   api=(*TF_MATH, "truediv", "math.truediv"), exact=True)
 divide.defvjp(lambda g, ans, x, y: unbroadcast(g / y, x),
               lambda g, ans, x, y: unbroadcast(-g * (ans / y), y))
 negative = Primitive("negative", np.negative, operator.neg, taylor=series.negative,
                      operator="neg", capture=lambda b, args: b.negative(args),
-                     formula=lambda b, x: b.negate(x), api=TF_MATH)
+                     formula=lambda b, x: b.negate(x), api=TF_MATH, exact=True)
 negative.defvjp(lambda g, ans, x: -g)
 pow = Primitive("pow", np.power, taylor=series.pow, language="pow", arity=2, operator="pow",
-                formula=lambda b, x, y: b.power(x, y), api=TF_MATH)
+                formula=lambda b, x, y: b.power(x, y), api=TF_MATH, exact=True)
 pow.defvjp(_pow_vjp_base, _pow_vjp_exponent)
 square = Primitive("square", np.square, lambda x: x * x, taylor=series.square,
-                   formula=lambda b, x: b.power(x, b.number(2.0)), api=TF_MATH)
+                   formula=lambda b, x: b.power(x, b.number(2.0)), api=TF_MATH, exact=True)
 square.defvjp(lambda g, ans, x: g * (2.0 * x))
 
 # ---- elementwise functions: the words of the language (EXPRESSIONS.md) ---------------
@@ -220,10 +221,10 @@ sqrt.defvjp(lambda g, ans, x: g / (2.0 * ans))
 cbrt = Primitive("cbrt", np.cbrt, taylor=series.cbrt, language="cbrt", api=TF)
 cbrt.defvjp(lambda g, ans, x: g / (3.0 * square(ans)))
 abs = Primitive("abs", np.abs, math.fabs, taylor=series.abs, language="abs",
-                latex=lambda x: rf"\left|{x}\right|", api=TF_MATH)
+                latex=lambda x: rf"\left|{x}\right|", api=TF_MATH, exact=True)
 abs.defvjp(lambda g, ans, x: g * sign(x))
 sign = Primitive("sign", np.sign, _scalar_sign, taylor=series.zero, language="sign",
-                 aliases=("sgn",), api=TF_MATH)
+                 aliases=("sgn",), api=TF_MATH, exact=True)
 sign.defvjp(lambda g, ans, x: zeros_like(g))
 sigmoid = Primitive("sigmoid", _sigmoid, _scalar_sigmoid, taylor=series.sigmoid,
                     language="sigmoid", api=(*TF_MATH, "nn.{}"))
@@ -232,7 +233,7 @@ softplus = Primitive("softplus", _softplus, _scalar_softplus, taylor=series.soft
                      language="softplus", api=(*TF_MATH, "nn.{}"))
 softplus.defvjp(lambda g, ans, x: g * sigmoid(x))
 relu = Primitive("relu", lambda x: np.maximum(x, 0.0), lambda x: x if x > 0 or x != x else 0.0,
-                 taylor=series.relu, language="relu", api=(*TF, "nn.{}"))
+                 taylor=series.relu, language="relu", api=(*TF, "nn.{}"), exact=True)
 relu.defvjp(lambda g, ans, x: where(greater(x, 0.0), g, 0.0))
 atan2 = Primitive("atan2", np.arctan2, taylor=series.atan2, language="atan2", arity=2,
                   aliases=("arctan2",), api=TF_MATH)
@@ -243,15 +244,16 @@ hypot.defvjp(lambda g, ans, a, b: _hypot_vjp(g, ans, a, b, True),
              lambda g, ans, a, b: _hypot_vjp(g, ans, a, b, False))
 maximum = Primitive("maximum", np.maximum, lambda x, y: x if x >= y or x != x else y,
                     taylor=series.maximum, language="max", arity=2, latex=r"\max",
-                    api=TF_MATH)
+                    api=TF_MATH, exact=True)
 maximum.defvjp(lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), g, 0.0), x),
                lambda g, ans, x, y: unbroadcast(where(greater_equal(x, y), 0.0, g), y))
 minimum = Primitive("minimum", np.minimum, lambda x, y: x if x <= y or x != x else y,
                     taylor=series.minimum, language="min", arity=2, latex=r"\min",
-                    api=TF_MATH)
+                    api=TF_MATH, exact=True)
 minimum.defvjp(lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), g, 0.0), x),
                lambda g, ans, x, y: unbroadcast(where(less_equal(x, y), 0.0, g), y))
-where = Primitive("where", np.where, lambda c, x, y: x if c else y, taylor=series.where, api=TF)
+where = Primitive("where", np.where, lambda c, x, y: x if c else y, taylor=series.where,
+                  api=TF, exact=True)
 where.defvjp(None,
              lambda g, ans, c, x, y: unbroadcast(where(c, g, 0.0), x),
              lambda g, ans, c, x, y: unbroadcast(where(c, 0.0, g), y))
@@ -259,13 +261,13 @@ where.defvjp(None,
 # with relu's convention heaviside(0) = 0, and a select that picks x where c == 0.
 heaviside = Primitive("heaviside", lambda x: np.heaviside(x, 0.0),
                       lambda x: (1.0 if x > 0 else 0.0) if x == x else x, taylor=series.zero,
-                      language="heaviside", latex=r"\theta")
+                      language="heaviside", latex=r"\theta", exact=True)
 heaviside.defvjp(lambda g, ans, x: zeros_like(g))
 ifzero = Primitive("ifzero", lambda c, x, y: np.where(c == 0, x, y),
                    lambda c, x, y: x if c == 0 else y, taylor=series.ifzero,
                    language="ifzero", arity=3,
                    latex=lambda c, a, b: (rf"\begin{{cases}} {a} & \text{{if }} {c} = 0 \\ "
-                                          rf"{b} & \text{{otherwise}} \end{{cases}}"))
+                                          rf"{b} & \text{{otherwise}} \end{{cases}}"), exact=True)
 ifzero.defvjp(None,
               lambda g, ans, c, x, y: unbroadcast(where(equal(c, 0.0), g, 0.0), x),
               lambda g, ans, c, x, y: unbroadcast(where(equal(c, 0.0), 0.0, g), y))
@@ -301,30 +303,85 @@ _cast = Primitive("cast", lambda x, *, dtype: x.astype(dtype), elementwise=False
 _cast.defvjp(lambda g, ans, x, *, dtype:
              cast(g, dtype=x.dtype) if x.dtype.kind == "f" and ans.dtype.kind == "f" else None)
 identity = Primitive("identity", lambda x: x, lambda x: x, taylor=series.identity,
-                     capture=lambda b, args: args[0], api=TF)
+                     capture=lambda b, args: args[0], api=TF, exact=True)
 identity.defvjp(lambda g, ans, x: g)
 
 # ---- no gradient: comparisons, constants of a shape, stop_gradient --------------
 # `condition`: how a formula reads where(p OP q, a, b) (see Primitive).
 less = Primitive("less", np.less, operator.lt, boolean=True, taylor=series.zero,
-                 condition=("positive", True, False), api=TF_MATH)
+                 condition=("positive", True, False), api=TF_MATH, exact=True)
 less_equal = Primitive("less_equal", np.less_equal, operator.le, boolean=True,
-                       taylor=series.zero, condition=("positive", False, True), api=TF_MATH)
+                       taylor=series.zero, condition=("positive", False, True), api=TF_MATH,
+                       exact=True)
 greater = Primitive("greater", np.greater, operator.gt, boolean=True, taylor=series.zero,
-                    condition=("positive", False, False), api=TF_MATH)
+                    condition=("positive", False, False), api=TF_MATH, exact=True)
 greater_equal = Primitive("greater_equal", np.greater_equal, operator.ge, boolean=True,
-                          taylor=series.zero, condition=("positive", True, True), api=TF_MATH)
+                          taylor=series.zero, condition=("positive", True, True), api=TF_MATH,
+                          exact=True)
 equal = Primitive("equal", np.equal, operator.eq, boolean=True, taylor=series.zero,
-                  condition=("zero", False, False), api=TF_MATH)
+                  condition=("zero", False, False), api=TF_MATH, exact=True)
 not_equal = Primitive("not_equal", np.not_equal, operator.ne, boolean=True, taylor=series.zero,
-                      condition=("zero", False, True), api=TF_MATH)
+                      condition=("zero", False, True), api=TF_MATH, exact=True)
 ones_like = Primitive("ones_like", lambda x: np.ones_like(x, dtype=np.float64), lambda x: 1.0,
-                      taylor=series.zero, capture=lambda b, args: b.constant(1.0), api=TF)
+                      taylor=series.zero, capture=lambda b, args: b.constant(1.0), api=TF,
+                      exact=True)
 zeros_like = Primitive("zeros_like", lambda x: np.zeros_like(x, dtype=np.float64),
                        lambda x: 0.0, taylor=series.zero, capture=lambda b, args: b.constant(0.0),
-                       api=TF)
+                       api=TF, exact=True)
 stop_gradient = Primitive("stop_gradient", lambda x: x, lambda x: x, taylor=series.zero,
-                          capture=lambda b, args: args[0], api=TF)
+                          capture=lambda b, args: args[0], api=TF, exact=True)
+
+
+# ---- ball rules (tapecli.ball_rules): the same series on python-flint's balls -----
+add.defball(ball_rules.add)
+subtract.defball(ball_rules.subtract)
+multiply.defball(ball_rules.multiply)
+divide.defball(ball_rules.divide)
+negative.defball(ball_rules.negative)
+pow.defball(ball_rules.pow)
+square.defball(ball_rules.square)
+sin.defball(ball_rules.sin)
+cos.defball(ball_rules.cos)
+tan.defball(ball_rules.tan)
+asin.defball(ball_rules.asin)
+acos.defball(ball_rules.acos)
+atan.defball(ball_rules.atan)
+sinh.defball(ball_rules.sinh)
+cosh.defball(ball_rules.cosh)
+tanh.defball(ball_rules.tanh)
+asinh.defball(ball_rules.asinh)
+acosh.defball(ball_rules.acosh)
+atanh.defball(ball_rules.atanh)
+exp.defball(ball_rules.exp)
+expm1.defball(ball_rules.expm1)
+log.defball(ball_rules.log)
+log2.defball(ball_rules.log2)
+log10.defball(ball_rules.log10)
+log1p.defball(ball_rules.log1p)
+sqrt.defball(ball_rules.sqrt)
+cbrt.defball(ball_rules.cbrt)
+abs.defball(ball_rules.abs)
+sign.defball(ball_rules.sign)
+sigmoid.defball(ball_rules.sigmoid)
+softplus.defball(ball_rules.softplus)
+relu.defball(ball_rules.relu)
+atan2.defball(ball_rules.atan2)
+hypot.defball(ball_rules.hypot)
+maximum.defball(ball_rules.maximum)
+minimum.defball(ball_rules.minimum)
+where.defball(ball_rules.where)
+heaviside.defball(ball_rules.heaviside)
+ifzero.defball(ball_rules.ifzero)
+identity.defball(ball_rules.identity)
+less.defball(ball_rules.less)
+less_equal.defball(ball_rules.less_equal)
+greater.defball(ball_rules.greater)
+greater_equal.defball(ball_rules.greater_equal)
+equal.defball(ball_rules.equal)
+not_equal.defball(ball_rules.not_equal)
+ones_like.defball(ball_rules.ones_like)
+zeros_like.defball(ball_rules.zeros_like)
+stop_gradient.defball(ball_rules.zero)
 
 
 # ---- public signatures of the ops with static parameters (TensorFlow's) -----------

@@ -64,13 +64,15 @@ class Primitive:
       builder and the arguments' terms) when it is arithmetic, not a call;
       `condition`: for a comparison, (test, compare q - p instead of p - q,
       swap the branches) as a formula reads `where(p < q, a, b)`;
+    - `exact`: float64 computes it exactly, or tapecli.accuracy can check at a
+      point that it did (a sum by two-sum, a product by its error term);
     - `api`: where the public API shows it (`"{}"`: tapecli.NAME, `"math.{}"`:
       tapecli.math.NAME; a string without braces is a path of its own).
     """
 
     __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "ball", "elementwise",
                  "boolean", "commutative", "language", "arity", "aliases", "call",
-                 "operator", "latex", "capture", "formula", "condition", "api")
+                 "operator", "latex", "capture", "formula", "condition", "api", "exact")
 
     def __init__(self, name: str, forward: Callable, scalar: Callable | None = None, *,
                  elementwise: bool = True, boolean: bool = False, commutative: bool = False,
@@ -79,8 +81,8 @@ class Primitive:
                  aliases: tuple[str, ...] = (), call: Callable | None = None,
                  operator: str | None = None, latex: str | Callable | None = None,
                  capture: Callable | None = None, formula: Callable | None = None,
-                 condition: tuple | None = None,
-                 api: tuple[str, ...] = ()):
+                 condition: tuple | None = None, api: tuple[str, ...] = (),
+                 exact: bool = False):
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
@@ -101,6 +103,7 @@ class Primitive:
         self.formula = formula
         self.condition = condition
         self.api = api
+        self.exact = exact
         # float -> float for the one-point fast path. It must agree with `forward`
         # to the last bit, so by default a ufunc is called on the float itself:
         # libm's math.exp and numpy's np.exp differ in the last place now and then.

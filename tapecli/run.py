@@ -55,6 +55,7 @@ class Request:
     scheduler: str | None = None
     over: str | None = None
     points: int | None = None
+    digits: int | None = None
 
 
 def run(request: Request) -> None:
@@ -99,7 +100,9 @@ def run_point(job, request: Request) -> None:
     point = point_for(job.inputs, given)
     fmt = single_point_format(request.fmt, request.output_path)
     result = job.compute(point)
-    check_domain(job, point, result, request.strict)
+    certified = certify(job, point, result, request.strict, request.digits)
+    check_domain(job, point, result if request.digits else certified, request.strict)
+    result = certified
     echo = given if request.keep_input else None
     write(request.output_path, lambda stream: write_result(job, result, point, fmt, stream, echo))
 
@@ -180,6 +183,21 @@ def check_domain(job, point, result, strict: bool) -> None:
         raise domain.strict_error(problems)
     sys.stdout.flush()
     sys.stderr.write(f"tapecli: warning: {domain.describe(problems)}\n")
+
+
+def certify(job, point, result, strict: bool, digits: int | None):
+    """Every number the float64 nearest its exact value, or N certified digits
+    (tapecli.accuracy); one warning line, or with --strict an error, for those
+    that stay uncertain."""
+    from . import accuracy
+
+    result, uncertain = accuracy.certify(job, point, result, digits)
+    if uncertain:
+        if strict:
+            raise accuracy.strict_error(uncertain)
+        sys.stdout.flush()
+        sys.stderr.write(f"tapecli: warning: {accuracy.describe(uncertain)}\n")
+    return result
 
 
 def batch_on_stdin() -> bool:
