@@ -222,12 +222,13 @@ LEAST_DIGITS = 10  # a batch warns about Taylor-mode results estimated to fewer 
 
 def taylor_keys(job) -> list[str]:
     """The job's result keys that Taylor mode computes (orders of 3 and more)."""
-    from .commands import key_order
+    from .commands import result
     from .derivatives import TAYLOR_FROM
 
-    return [key for key in job.keys
-            if (key == "derivative" and len(job.sequence) >= TAYLOR_FROM)
-            or (key not in ("derivative", "value") and key_order(key) >= TAYLOR_FROM)]
+    def order(key):  # a key of one number is the derivative along the whole sequence
+        known = result(key).order
+        return len(job.sequence) if known is None else known
+    return [key for key in job.keys if order(key) >= TAYLOR_FROM]
 
 
 def low_digit_rows(job, point: Mapping, result: Mapping[str, np.ndarray]) -> dict[str, int]:
