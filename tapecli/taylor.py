@@ -43,8 +43,14 @@ class Propagator:
         for k, node in enumerate(graph.nodes):
             for a in node.args:
                 last[slot[id(a)]] = k
+        read = set(last)
         for s in self.outputs:
             last[s] = len(graph.nodes)
+        # An output no op reads needs only the coefficients asked for, where its
+        # rule can compute just those (series.multiply.some).
+        self.partial = {s: graph.nodes[s].prim.taylor.some for s in self.outputs
+                        if s not in read and graph.nodes[s].prim is not None
+                        and hasattr(graph.nodes[s].prim.taylor, "some")}
         self.steps = []
         for k, node in enumerate(graph.nodes):
             if node.prim is not None and node.prim.taylor is None:
@@ -52,10 +58,13 @@ class Propagator:
             free = tuple(s for s in {slot[id(a)] for a in node.args} if last.get(s) == k)
             self.steps.append((node, tuple(slot[id(a)] for a in node.args), free))
 
-    def run(self, inputs: Sequence[np.ndarray], K: int) -> list[np.ndarray]:
-        """Output series, each of K+1 coefficients; inputs are series of degree <= K."""
+    def run(self, inputs: Sequence[np.ndarray], K: int, keep: Sequence[int] | None = None
+            ) -> list[np.ndarray]:
+        """Output series, coefficients `keep` of each (default all K+1); inputs are
+        series of degree <= K."""
         values: list = [None] * len(self.steps)
         report = bool(state.observers)
+        partial = {} if keep is None or report else self.partial
         for k, (node, args, free) in enumerate(self.steps):
             if node.input is not None:
                 values[k] = inputs[node.input]
@@ -66,6 +75,8 @@ class Propagator:
                 ans = node.prim.forward(*(s[0] for s in series), **node.params)
                 if all(len(s) == 1 for s in series):
                     out = np.asarray(ans)[None]
+                elif k in partial:
+                    out = partial[k](K, keep, ans, *series, **node.params)
                 else:
                     out = node.prim.taylor(K, ans, *series, **node.params)
                 if report:
@@ -73,7 +84,10 @@ class Propagator:
                 values[k] = out
                 for a in free:
                     values[a] = None
-        return [pad(values[s], K + 1) for s in self.outputs]
+        if keep is None:
+            return [pad(values[s], K + 1) for s in self.outputs]
+        return [values[s] if s in partial else pad(values[s], K + 1)[keep]
+                for s in self.outputs]
 
 
 def _report(prim, series, ans, out) -> None:
@@ -136,8 +150,8 @@ def run_rows(propagator: Propagator, inputs: Sequence[np.ndarray], K: int, rows:
     per_chunk = max(64, _CHUNK_ELEMENTS // ((K + 1) * max(width, 1)))
     if not parallel or state.observers or rows <= per_chunk:
         with np.errstate(all="ignore"):
-            return [s[keep] if s.shape[1:] == tail else leading(s[keep], tail)
-                    for s in propagator.run(inputs, K)]
+            return [s if s.shape[1:] == tail else leading(s, tail)
+                    for s in propagator.run(inputs, K, keep)]
     results = [np.empty((len(keep),) + tail) for _ in propagator.outputs]
     workers = _WORKERS if rows >= PARALLEL_ROWS else 1
     shares = [rows * k // workers for k in range(workers + 1)]
@@ -147,8 +161,8 @@ def run_rows(propagator: Propagator, inputs: Sequence[np.ndarray], K: int, rows:
             for lo in range(shares[w], shares[w + 1], per_chunk):
                 hi = min(lo + per_chunk, shares[w + 1])
                 part = [x if np.shape(x)[1:2] != (rows,) else x[:, lo:hi] for x in inputs]
-                for result, s in zip(results, propagator.run(part, K)):
-                    result[:, lo:hi] = leading(s[keep], (hi - lo,) + tail[1:])
+                for result, s in zip(results, propagator.run(part, K, keep)):
+                    result[:, lo:hi] = leading(s, (hi - lo,) + tail[1:])
 
     others = [_pool().submit(share, w) for w in range(1, workers)]
     share(0)
