@@ -287,7 +287,8 @@ def _propagator(exprs: tuple[Expression, ...], names: tuple[str, ...]):
 
 def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
                    slopes: Mapping[str, np.ndarray]):
-    """Input series over flattened rows: (2, rows[, D]) along a slope, (1, rows[, D]) off it.
+    """Input series over flattened rows: (2, rows[, D]) along a slope (AlongLanes for rows
+    and D lanes), (1, rows[, D]) off it.
     Returns (inputs, point shape, rows)."""
     values, shape = _inputs(expr.variables, names, point)
     rows = math.prod(shape)
@@ -300,7 +301,11 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
     inputs = []
     for name, value in zip(names, values):
         x0 = np.asarray(value, dtype=np.float64).reshape(lead + (1,) * len(lanes))
-        if name in slopes:
+        if name in slopes and lead and lanes:  # built chunk by chunk
+            from .taylor import AlongLanes
+
+            inputs.append(AlongLanes(x0, np.asarray(slopes[name], dtype=np.float64)))
+        elif name in slopes:
             slope = np.broadcast_to(np.asarray(slopes[name], dtype=np.float64), lead + lanes)
             inputs.append(np.stack([np.broadcast_to(x0, lead + lanes), slope]))
         else:
@@ -315,7 +320,9 @@ def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
 
     inputs, shape, rows = _series_inputs(expr, point, names, slopes)
     serial = getattr(_settings, "tape_only", False)  # op by op, in this thread
-    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial)
+    lanes = any(np.ndim(s) for s in slopes.values())
+    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial,
+                   lanes=lanes)
     return out[0], shape
 
 

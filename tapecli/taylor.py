@@ -58,10 +58,12 @@ class Propagator:
             free = tuple(s for s in {slot[id(a)] for a in node.args} if last.get(s) == k)
             self.steps.append((node, tuple(slot[id(a)] for a in node.args), free))
 
-    def run(self, inputs: Sequence[np.ndarray], K: int, keep: Sequence[int] | None = None
-            ) -> list[np.ndarray]:
+    def run(self, inputs: Sequence[np.ndarray], K: int, keep: Sequence[int] | None = None,
+            lanes: bool = False) -> list[np.ndarray]:
         """Output series, coefficients `keep` of each (default all K+1); inputs are
-        series of degree <= K."""
+        series of degree <= K. With `lanes`, the last axis holds directions: a
+        value (coefficient 0) is the same in each, so each op's forward runs on
+        the first lane alone and is broadcast (the same bits, a D-th of the work)."""
         values: list = [None] * len(self.steps)
         report = bool(state.observers)
         partial = {} if keep is None or report else self.partial
@@ -72,7 +74,11 @@ class Propagator:
                 values[k] = node.value.reshape(1)
             else:
                 series = [values[a] for a in args]
-                ans = node.prim.forward(*(s[0] for s in series), **node.params)
+                if lanes:
+                    ans = node.prim.forward(*(_lane(s[0]) for s in series), **node.params)
+                    ans = np.broadcast_to(ans, np.broadcast_shapes(*(s.shape[1:] for s in series)))
+                else:
+                    ans = node.prim.forward(*(s[0] for s in series), **node.params)
                 if all(len(s) == 1 for s in series):
                     out = np.asarray(ans)[None]
                 elif k in partial:
@@ -88,6 +94,10 @@ class Propagator:
             return [pad(values[s], K + 1) for s in self.outputs]
         return [values[s] if s in partial else pad(values[s], K + 1)[keep]
                 for s in self.outputs]
+
+
+def _lane(value: np.ndarray) -> np.ndarray:
+    return value[..., :1] if value.ndim else value
 
 
 def _report(prim, series, ans, out) -> None:
@@ -138,10 +148,35 @@ def _keep_freed_memory() -> None:
         pass
 
 
-def run_rows(propagator: Propagator, inputs: Sequence[np.ndarray], K: int, rows: int,
-             keep: Sequence[int] | None = None, parallel: bool = True) -> list[np.ndarray]:
+class AlongLanes:
+    """A variable along D directions at once, as a series (2, rows, D): its value
+    in every lane, one slope per lane in every row. Built chunk by chunk: whole,
+    for 1e5 rows and the 34 directions of order-4 tensors in 3 variables, it
+    would be 54 MB written once and read once."""
+
+    def __init__(self, value: np.ndarray, slopes: np.ndarray):
+        self.value, self.slopes = value.reshape(-1, 1), slopes
+        self.shape = (2, len(self.value), len(slopes))
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        series = np.empty((2, hi - lo, self.shape[2]))
+        series[0] = self.value[lo:hi]
+        series[1] = self.slopes
+        return series
+
+
+def _part(x, rows: int, lo: int, hi: int):
+    if isinstance(x, AlongLanes):
+        return x.rows(lo, hi)
+    return x if np.shape(x)[1:2] != (rows,) else x[:, lo:hi]
+
+
+def run_rows(propagator: Propagator, inputs: Sequence, K: int, rows: int,
+             keep: Sequence[int] | None = None, parallel: bool = True,
+             lanes: bool = False) -> list[np.ndarray]:
     """Run over `rows` rows (axis 1 of every input series, or 1 to broadcast), in
-    cache-sized chunks on two threads; keep only the coefficients `keep` (default all)."""
+    cache-sized chunks on two threads; keep only the coefficients `keep` (default all).
+    An input is an array or AlongLanes; `lanes` as for Propagator.run."""
     if not _malloc_tuned and rows > 1:
         _keep_freed_memory()
     keep = list(range(K + 1)) if keep is None else list(keep)
@@ -150,8 +185,9 @@ def run_rows(propagator: Propagator, inputs: Sequence[np.ndarray], K: int, rows:
     per_chunk = max(64, _CHUNK_ELEMENTS // ((K + 1) * max(width, 1)))
     if not parallel or state.observers or rows <= per_chunk:
         with np.errstate(all="ignore"):
+            whole = [_part(x, rows, 0, rows) for x in inputs]
             return [s if s.shape[1:] == tail else leading(s, tail)
-                    for s in propagator.run(inputs, K, keep)]
+                    for s in propagator.run(whole, K, keep, lanes)]
     results = [np.empty((len(keep),) + tail) for _ in propagator.outputs]
     workers = _WORKERS if rows >= PARALLEL_ROWS else 1
     shares = [rows * k // workers for k in range(workers + 1)]
@@ -160,8 +196,8 @@ def run_rows(propagator: Propagator, inputs: Sequence[np.ndarray], K: int, rows:
         with np.errstate(all="ignore"):  # numpy's error state is per thread
             for lo in range(shares[w], shares[w + 1], per_chunk):
                 hi = min(lo + per_chunk, shares[w + 1])
-                part = [x if np.shape(x)[1:2] != (rows,) else x[:, lo:hi] for x in inputs]
-                for result, s in zip(results, propagator.run(part, K, keep)):
+                part = [_part(x, rows, lo, hi) for x in inputs]
+                for result, s in zip(results, propagator.run(part, K, keep, lanes)):
                     result[:, lo:hi] = leading(s, (hi - lo,) + tail[1:])
 
     others = [_pool().submit(share, w) for w in range(1, workers)]
