@@ -216,7 +216,7 @@ def _wrt_names(wrt: Sequence[str] | str | None, default: Sequence[str]) -> tuple
     if wrt is None:
         return tuple(default)
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
-    for name in names:
+    for name in dict.fromkeys(names):  # an order-100 derivative names x 100 times
         check_variable_name(name)  # `pi`, `sin` or `2x` would quietly give zeros
     return names
 
