@@ -13,6 +13,7 @@ results stay.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -100,7 +101,10 @@ class Plan:
             args = tuple(a.index for a in node.args)
             dest = -1 if target is None else target if target >= 0 else n_buffers - 1 - target
             a, b = (args + (-1, -1))[:2]
-            self.steps.append((_bound(node), args, a, b, dest, node.index))
+            fn = _bound(node)
+            if dest >= 0 and fn in _OUT_BY_KEYWORD:
+                fn = functools.partial(_out_by_keyword, fn)
+            self.steps.append((fn, args, a, b, dest, node.index))
         self.n_buffers = n_buffers
 
     # -- running --------------------------------------------------------------
@@ -184,6 +188,15 @@ def compile_program(program: Callable[[list[Tensor]], list[Tensor]],
                     n_inputs: int) -> Plan:
     """Capture `program` (tensors in -> tensors out) on a probe point and compile it."""
     return Plan(capture(program, n_inputs))
+
+
+# numpy 2.4 deprecates a positional `out` for these two (a third argument might
+# be meant as a third operand).
+_OUT_BY_KEYWORD = {np.maximum, np.minimum}
+
+
+def _out_by_keyword(fn, *args):
+    return fn(*args[:-1], out=args[-1])
 
 
 def _bound(node: Node) -> Callable:
