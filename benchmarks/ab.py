@@ -38,9 +38,9 @@ F = "sin(x)*exp(y) + log(1+z**2)*sqrt(x**2+y**2+1) - x*y*z/(1+z**2)"
 G = "exp(x)*sin(y)*z**2"
 
 
-def base_package(rev: str):
+def base_package(rev: str, repo: Path = ROOT):
     """tapecli as of `rev`, imported under the name tapecli_base."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "tapecli", "grammar"],
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "tapecli", "grammar"],
                              capture_output=True, check=True).stdout
     where = Path(tempfile.mkdtemp(prefix="tapecli-ab-"))
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -105,11 +105,12 @@ def workloads(pkg, rows: int, rng_seed: int = 0):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the git repository of --base")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--only", action="append", help="a substring of the rows to run")
     args = parser.parse_args()
-    base = base_package(args.base)
+    base = base_package(args.base, args.repo)
     new, old = workloads(tapecli, args.rows), workloads(base, args.rows)
     names = [n for n in new if not args.only or any(o in n for o in args.only)]
     contenders = [(n, v, fns[n]) for n in names for v, fns in (("new", new), ("base", old))]

@@ -314,15 +314,16 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
 
 
 def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
-                slopes: Mapping, order: int, keep=None) -> tuple[np.ndarray, tuple]:
-    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the shape."""
+                slopes: Mapping, order: int, keep=None, weights=None, columns=None
+                ) -> tuple[np.ndarray, tuple]:
+    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the
+    shape; with `weights` (and `columns`), the lanes combined as run_rows does."""
     from .taylor import run_rows
 
     inputs, shape, rows = _series_inputs(expr, point, names, slopes)
     serial = getattr(_settings, "tape_only", False)  # op by op, in this thread
-    lanes = any(np.ndim(s) for s in slopes.values())
     out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial,
-                   lanes=lanes)
+                   weights=weights, columns=columns)
     return out[0], shape
 
 
@@ -409,14 +410,15 @@ def derivative_tensors(expr: Expression, point: Mapping, order: int,
     directions, weights = polarization(n, order)
     names = _names_for(expr, wrt)
     slopes = {v: directions[:, i] for i, v in enumerate(wrt)}
-    out, _ = _run_series(expr, point, names, slopes, order, keep=range(TAYLOR_FROM, order + 1))
-    for k in range(TAYLOR_FROM, order + 1):
-        with np.errstate(all="ignore"):
-            partials = out[k - TAYLOR_FROM] @ weights[k - 1].T  # (rows, C(n+k-1, k))
+    orders = range(TAYLOR_FROM, order + 1)
+    # Entry (i, j, ...) of tensor k is partial multi_indices(n, k).index(its counts).
+    columns = []
+    for k in orders:
         position = {j: p for p, j in enumerate(multi_indices(n, k))}
-        index = np.empty((n,) * k, dtype=np.intp)
-        for entry in np.ndindex(*index.shape):
-            index[entry] = position[tuple(entry.count(v) for v in range(n))]
-        results.append(partials[..., index].reshape(shape + (n,) * k))
-    return results
+        columns.append([position[tuple(entry.count(v) for v in range(n))]
+                        for entry in np.ndindex(*(n,) * k)])
+    # Each order's partials, combined from the lanes and laid out chunk by chunk.
+    out, _ = _run_series(expr, point, names, slopes, order, keep=orders,
+                         weights=[weights[k - 1].T for k in orders], columns=columns)
+    return results + [t.reshape(shape + (n,) * k) for k, t in zip(orders, out)]
 

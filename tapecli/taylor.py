@@ -58,12 +58,10 @@ class Propagator:
             free = tuple(s for s in {slot[id(a)] for a in node.args} if last.get(s) == k)
             self.steps.append((node, tuple(slot[id(a)] for a in node.args), free))
 
-    def run(self, inputs: Sequence[np.ndarray], K: int, keep: Sequence[int] | None = None,
-            lanes: bool = False) -> list[np.ndarray]:
+    def run(self, inputs: Sequence[np.ndarray], K: int, keep: Sequence[int] | None = None
+            ) -> list[np.ndarray]:
         """Output series, coefficients `keep` of each (default all K+1); inputs are
-        series of degree <= K. With `lanes`, the last axis holds directions: a
-        value (coefficient 0) is the same in each, so each op's forward runs on
-        the first lane alone and is broadcast (the same bits, a D-th of the work)."""
+        series of degree <= K."""
         values: list = [None] * len(self.steps)
         report = bool(state.observers)
         partial = {} if keep is None or report else self.partial
@@ -74,11 +72,7 @@ class Propagator:
                 values[k] = node.value.reshape(1)
             else:
                 series = [values[a] for a in args]
-                if lanes:
-                    ans = node.prim.forward(*(_lane(s[0]) for s in series), **node.params)
-                    ans = np.broadcast_to(ans, np.broadcast_shapes(*(s.shape[1:] for s in series)))
-                else:
-                    ans = node.prim.forward(*(s[0] for s in series), **node.params)
+                ans = node.prim.forward(*(s[0] for s in series), **node.params)
                 if all(len(s) == 1 for s in series):
                     out = np.asarray(ans)[None]
                 elif k in partial:
@@ -94,10 +88,6 @@ class Propagator:
             return [pad(values[s], K + 1) for s in self.outputs]
         return [values[s] if s in partial else pad(values[s], K + 1)[keep]
                 for s in self.outputs]
-
-
-def _lane(value: np.ndarray) -> np.ndarray:
-    return value[..., :1] if value.ndim else value
 
 
 def _report(prim, series, ans, out) -> None:
@@ -173,22 +163,40 @@ def _part(x, rows: int, lo: int, hi: int):
 
 def run_rows(propagator: Propagator, inputs: Sequence, K: int, rows: int,
              keep: Sequence[int] | None = None, parallel: bool = True,
-             lanes: bool = False) -> list[np.ndarray]:
+             weights: Sequence[np.ndarray] | None = None,
+             columns: Sequence[Sequence[int]] | None = None) -> list[np.ndarray]:
     """Run over `rows` rows (axis 1 of every input series, or 1 to broadcast), in
     cache-sized chunks on two threads; keep only the coefficients `keep` (default all).
-    An input is an array or AlongLanes; `lanes` as for Propagator.run."""
+    An input is an array or AlongLanes.
+
+    With `weights` (one (D, m) matrix per kept coefficient; inputs of shape
+    (.., rows, D)), each chunk's lanes are combined where they are made, in
+    cache: an output is then a list, coefficient keep[i] @ weights[i] of shape
+    (rows, m), and the (len(keep), rows, D) lanes are never held whole; with
+    `columns` too, result i keeps (and may repeat) the columns columns[i] of that."""
     if not _malloc_tuned and rows > 1:
         _keep_freed_memory()
     keep = list(range(K + 1)) if keep is None else list(keep)
     tail = np.broadcast_shapes(*(np.shape(x)[1:] for x in inputs)) if inputs else (rows,)
     width = math.prod(tail[1:])
     per_chunk = max(64, _CHUNK_ELEMENTS // ((K + 1) * max(width, 1)))
+
+    def combined(s: np.ndarray, shape: tuple[int, ...]):
+        s = s if s.shape[1:] == shape else leading(s, shape)
+        if weights is None:
+            return s
+        s = [c @ w for c, w in zip(s, weights)]
+        return s if columns is None else [np.take(c, j, axis=-1) for c, j in zip(s, columns)]
+
     if not parallel or state.observers or rows <= per_chunk:
         with np.errstate(all="ignore"):
             whole = [_part(x, rows, 0, rows) for x in inputs]
-            return [s if s.shape[1:] == tail else leading(s, tail)
-                    for s in propagator.run(whole, K, keep, lanes)]
-    results = [np.empty((len(keep),) + tail) for _ in propagator.outputs]
+            return [combined(s, tail) for s in propagator.run(whole, K, keep)]
+    if weights is None:
+        results = [np.empty((len(keep),) + tail) for _ in propagator.outputs]
+    else:
+        widths = [w.shape[1] for w in weights] if columns is None else [len(j) for j in columns]
+        results = [[np.empty((rows, m)) for m in widths] for _ in propagator.outputs]
     workers = _WORKERS if rows >= PARALLEL_ROWS else 1
     shares = [rows * k // workers for k in range(workers + 1)]
 
@@ -197,8 +205,12 @@ def run_rows(propagator: Propagator, inputs: Sequence, K: int, rows: int,
             for lo in range(shares[w], shares[w + 1], per_chunk):
                 hi = min(lo + per_chunk, shares[w + 1])
                 part = [_part(x, rows, lo, hi) for x in inputs]
-                for result, s in zip(results, propagator.run(part, K, keep, lanes)):
-                    result[:, lo:hi] = leading(s, (hi - lo,) + tail[1:])
+                for result, s in zip(results, propagator.run(part, K, keep)):
+                    if weights is None:
+                        result[:, lo:hi] = leading(s, (hi - lo,) + tail[1:])
+                    else:
+                        for r, c in zip(result, combined(s, (hi - lo,) + tail[1:])):
+                            r[lo:hi] = c
 
     others = [_pool().submit(share, w) for w in range(1, workers)]
     share(0)
