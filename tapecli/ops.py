@@ -133,9 +133,9 @@ greater = Primitive("greater", np.greater, operator.gt, boolean=True)
 greater_equal = Primitive("greater_equal", np.greater_equal, operator.ge, boolean=True)
 equal = Primitive("equal", np.equal, operator.eq, boolean=True)
 not_equal = Primitive("not_equal", np.not_equal, operator.ne, boolean=True)
-ones_like = Primitive("ones_like", lambda x: np.ones_like(x, dtype=np.float64), lambda x: 1.0)
-zeros_like = Primitive("zeros_like", lambda x: np.zeros_like(x, dtype=np.float64),
-                       lambda x: 0.0)
+# Of x's dtype, as in TensorFlow: float32 seeds keep float32 gradients.
+ones_like = Primitive("ones_like", np.ones_like, lambda x: 1.0)
+zeros_like = Primitive("zeros_like", np.zeros_like, lambda x: 0.0)
 stop_gradient = Primitive("stop_gradient", lambda x: x, lambda x: x)
 
 

@@ -157,8 +157,12 @@ def test_watch_refuses_what_cannot_have_gradients():
     with tf.GradientTape() as tape:
         with pytest.raises(TypeError, match="tensor"):
             tape.watch(np.array([1.0]))
-        with pytest.raises(TypeError, match="bool"):
-            tape.watch(tf.constant([1.0]) > 0.0)
+        # As TensorFlow: a warning, not an error, and no gradient.
+        truth = tf.constant([1.0]) > 0.0
+        with pytest.warns(UserWarning, match="must be floating .* got bool"):
+            tape.watch(truth)
+        y = tf.cast(truth, tf.float64) * 2.0
+    assert tape.gradient(y, truth) is None
 
 
 # ---- controlling recording --------------------------------------------------------------
@@ -661,7 +665,7 @@ def test_tensor_basics():
     assert t.dtype == np.float64
     s = tf.constant(2.5)
     assert s.shape == () and s.numpy().shape == () and float(s) == 2.5
-    assert tf.constant(3).dtype == np.float64  # numbers become float64
+    assert tf.constant(3).dtype == np.int32 and tf.constant(3.0).dtype == np.float64  # as TF, but float64
     assert tf.constant([1.0], tf.float32).dtype == np.float32
     assert tf.zeros(2, dtype=tf.float32).dtype == np.float32 == tf.ones([1], tf.float32).dtype
     assert tf.zeros((2, 1)).dtype == np.float64 and tf.zeros((2, 1)).shape == (2, 1)
