@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 
@@ -211,7 +212,8 @@ class Variable(Tensor):
                  dtype=None):
         super().__init__(_as_array(initial_value, dtype).copy())
         self.trainable = trainable
-        self.name = name or "Variable"
+        # TensorFlow's full name: the enclosing name scopes, then ":0" (its output index).
+        self.name = f"{_scopes.prefix}{name or 'Variable'}:0"
 
     def _read(self) -> Tensor:
         # A snapshot with the variable's identity: a later assign cannot change
@@ -246,8 +248,42 @@ class Variable(Tensor):
         return repr(self)
 
     def __repr__(self) -> str:
-        return (f"<tapecli.Variable '{self.name}' shape={self.shape}, dtype={self.dtype}, "
+        return (f"<tapecli.Variable '{self.name}' shape={self.shape} dtype={self.dtype}, "
                 f"numpy={_show(self._value)}>")
+
+
+class _Scopes(threading.local):
+    prefix = ""  # the enclosing name scopes of this thread, "outer/inner/"
+
+
+_scopes = _Scopes()
+
+
+class name_scope:  # noqa: N801  (TensorFlow's name)
+    """A context naming the Variables made inside it, as tf.name_scope: `name/` is
+    added to the enclosing scope, and a name ending in "/" replaces it.
+    Entering gives the full scope name ("outer/name/")."""
+
+    def __init__(self, name: str):
+        if not isinstance(name, str):
+            raise TypeError(f"name_scope needs a string, not {type(name).__name__}")
+        self._name = name
+        self._outer: list[str] = []  # what each (possibly nested) entry replaced
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __enter__(self) -> str:
+        outer = _scopes.prefix
+        self._outer.append(outer)
+        full = self._name if not self._name or self._name.endswith("/") else \
+            f"{outer}{self._name}/"
+        _scopes.prefix = full
+        return full
+
+    def __exit__(self, *exc_info) -> None:
+        _scopes.prefix = self._outer.pop()
 
 
 def _show(array: np.ndarray) -> str:
