@@ -15,13 +15,14 @@ from .errors import DataError, ExpressionSyntaxError, TapecliError, UsageError
 from .expression import Expression
 from .ops import (
     abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cast, cbrt,
-    clip_by_norm, clip_by_value, cos, cosh, divide, divide_no_nan, einsum, elu, equal, exp,
-    expm1, eye, greater, greater_equal, hypot, identity, is_finite, is_inf, is_nan, less,
-    less_equal, linspace, log, log1p, log2, log10, log_base, matmul, maximum, minimum,
-    multiply, negative, norm, not_equal, ones, ones_like, pow, reduce_max, reduce_mean,
-    reduce_prod, reduce_sum, relu, reshape, sigmoid, sign, sin, sinh, softplus, solve, sqrt,
-    square, stack, stop_gradient, subtract, tan, tanh, transpose, where, zeros, zeros_like,
+    clip_by_norm, clip_by_value, cos, cosh, divide, divide_no_nan, einsum, equal, exp, expm1,
+    eye, greater, greater_equal, hypot, identity, less, less_equal, linspace, log, log1p, log2,
+    log10, log_base, matmul, maximum, minimum, multiply, negative, norm, not_equal, ones,
+    ones_like, pow, reduce_max, reduce_mean, reduce_prod, reduce_sum, relu, reshape, sigmoid,
+    sign, sin, sinh, softplus, sqrt, square, stack, stop_gradient, subtract, tan, tanh,
+    transpose, where, zeros, zeros_like,
 )
+from . import ops as _ops  # the ops TensorFlow has only under tf.math, tf.nn, tf.linalg
 from .module import Module
 from .parser import parse
 from .tape import GradientTape, UnconnectedGradients
@@ -38,16 +39,16 @@ math = _Namespace(
     abs=abs, acos=acos, acosh=acosh, add=add, asin=asin, asinh=asinh, atan=atan,
     atan2=atan2, atanh=atanh, cos=cos, cosh=cosh, divide=divide,
     divide_no_nan=divide_no_nan, equal=equal, exp=exp, expm1=expm1, greater=greater,
-    greater_equal=greater_equal, is_finite=is_finite, is_inf=is_inf, is_nan=is_nan, less=less,
-    less_equal=less_equal, log=log, log1p=log1p, maximum=maximum, minimum=minimum,
+    greater_equal=greater_equal, is_finite=_ops.is_finite, is_inf=_ops.is_inf,
+    is_nan=_ops.is_nan, less=less, less_equal=less_equal, log=log, log1p=log1p, maximum=maximum, minimum=minimum,
     multiply=multiply, negative=negative, not_equal=not_equal, pow=pow,
     reduce_max=reduce_max, reduce_mean=reduce_mean, reduce_prod=reduce_prod,
     reduce_sum=reduce_sum, sigmoid=sigmoid, sign=sign, sin=sin, sinh=sinh, softplus=softplus,
     sqrt=sqrt, square=square, subtract=subtract, tan=tan, tanh=tanh, truediv=divide,
 )
-nn = _Namespace(elu=elu, relu=relu, sigmoid=sigmoid, softplus=softplus)
+nn = _Namespace(elu=_ops.elu, relu=relu, sigmoid=sigmoid, softplus=softplus)
 linalg = _Namespace(einsum=einsum, eye=eye, matmul=matmul, matrix_transpose=transpose,
-                    norm=norm, solve=solve)
+                    norm=norm, solve=_ops.solve)
 
 
 class _Random:
@@ -88,7 +89,8 @@ __all__ = [
     "einsum", "equal", "exp", "expm1", "eye", "greater", "greater_equal", "hypot", "identity",
     "less", "less_equal", "linspace", "log", "log1p", "log2", "log10", "log_base", "matmul",
     "maximum", "minimum", "multiply", "negative", "norm", "not_equal", "ones", "ones_like",
-    "pow", "reduce_max", "reduce_mean", "reduce_prod", "reduce_sum", "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt",
+    "pow", "reduce_max", "reduce_mean", "reduce_prod", "reduce_sum", "relu", "reshape",
+    "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt",
     "square", "stack", "subtract", "tan", "tanh", "transpose", "truediv", "where", "zeros",
     "zeros_like", "math", "nn", "linalg", "random",
     "float64", "float32", "bool", "int32", "int64",

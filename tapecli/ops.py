@@ -542,7 +542,7 @@ def eye(num_rows: int, num_columns: int | None = None, batch_shape=None,
     return constant(matrix)
 
 
-def norm(tensor, ord="euclidean", axis=None, keepdims=False) -> Tensor:  # noqa: A002
+def norm(tensor, ord="euclidean", axis=None, keepdims=False) -> Tensor:
     """The vector norm (over all entries if `axis` is None, or along an int axis) or
     matrix norm (`axis` a pair): 'euclidean'/'fro', 1, np.inf, or a p > 0 for vectors.
     As in TensorFlow, its gradient at 0 is nan (the derivative of sqrt there)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .tensor import Tensor, Variable, weak_dtype, as_weak, constant
+from .tensor import Tensor, Variable, as_weak, constant, weak_dtype
 
 
 class _ThreadState(threading.local):

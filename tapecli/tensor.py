@@ -259,7 +259,7 @@ class _Scopes(threading.local):
 _scopes = _Scopes()
 
 
-class name_scope:  # noqa: N801  (TensorFlow's name)
+class name_scope:  # TensorFlow's name, a class used as a context
     """A context naming the Variables made inside it, as tf.name_scope: `name/` is
     added to the enclosing scope, and a name ending in "/" replaces it.
     Entering gives the full scope name ("outer/name/")."""

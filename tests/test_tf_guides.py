@@ -406,7 +406,7 @@ def guide_input_gradient_regularization(tf, dtype):
       # not the variables.
       with tf.GradientTape(watch_accessed_variables=False) as t1:
         t1.watch(x)
-        y = layer(x)
+        y = layer(x)  # noqa: F841  (as in the guide)
         out = tf.reduce_sum(layer(x)**2)
       # 1. Calculate the input gradient.
       g1 = t1.gradient(out, x)
@@ -582,9 +582,9 @@ def guide_training_loop(tf):
         losses.append(current_loss.numpy())
         report(model, current_loss)
 
-    starting = "Current loss: %1.6f" % loss(y, model(x)).numpy()
+    starting = "Current loss: %1.6f" % loss(y, model(x)).numpy()  # noqa: UP031  (the guide's)
     training_loop(model, x, y)
-    final = "Current loss: %1.6f" % loss(model(x), y).numpy()
+    final = "Current loss: %1.6f" % loss(model(x), y).numpy()  # noqa: UP031
     return [starting, final, weights, biases, losses, report(model, loss(y, model(x)))]
 
 
@@ -770,8 +770,7 @@ RECORDED = {'batch_jacobian/float64': [[7, 6],
  'control_flow': [1.0, None, None],
  'controlling_what_the_tape_watches': [[6.0, None, None, None], ['x0:0']],
  'convergence/gradient_descent/float32': [[['Gradient descent optimizer: learning rate=0.001',
-                                            'Exceeded maximum of 2000 iterations. Test '
-                                            'terminated.'],
+                                            'Exceeded maximum of 2000 iterations. Test terminated.'],
                                            2000,
                                            {'shape': [2000],
                                             'head': [1.899999976158142,
@@ -785,8 +784,7 @@ RECORDED = {'batch_jacobian/float64': [[7, 6],
                                             'sum_abs': 302.9485724195838,
                                             'weighted': -0.8549506909230219}],
                                           [['Gradient descent optimizer: learning rate=0.01',
-                                            'Exceeded maximum of 2000 iterations. Test '
-                                            'terminated.'],
+                                            'Exceeded maximum of 2000 iterations. Test terminated.'],
                                            2000,
                                            {'shape': [2000],
                                             'head': [1.0,
@@ -804,8 +802,7 @@ RECORDED = {'batch_jacobian/float64': [[7, 6],
                                            0,
                                            []]],
  'convergence/gradient_descent/float64': [[['Gradient descent optimizer: learning rate=0.001',
-                                            'Exceeded maximum of 2000 iterations. Test '
-                                            'terminated.'],
+                                            'Exceeded maximum of 2000 iterations. Test terminated.'],
                                            2000,
                                            {'shape': [2000],
                                             'head': [1.9,
@@ -819,8 +816,7 @@ RECORDED = {'batch_jacobian/float64': [[7, 6],
                                             'sum_abs': 302.94856423865764,
                                             'weighted': -0.8549505078811707}],
                                           [['Gradient descent optimizer: learning rate=0.01',
-                                            'Exceeded maximum of 2000 iterations. Test '
-                                            'terminated.'],
+                                            'Exceeded maximum of 2000 iterations. Test terminated.'],
                                            2000,
                                            {'shape': [2000],
                                             'head': [1.0, 0.83, 0.72225604, 0.6451657912472603],
@@ -1270,4 +1266,5 @@ if __name__ == "__main__":  # the recording run, with TensorFlow installed
     for key, function, args in cases():
         recorded[key] = run(function, tensorflow, args)
     print(f"# TensorFlow {tensorflow.__version__}, numpy {np.__version__}")
-    print("RECORDED = " + pprint.pformat(recorded, width=100, sort_dicts=False))
+    text = pprint.pformat(recorded, width=100, sort_dicts=False)
+    print("RECORDED = " + re.sub(r"'\n\s+'", "", text))  # pprint's split strings, joined
