@@ -8,9 +8,7 @@ second (some third) order with tests/gradcheck.py.
 from __future__ import annotations
 
 import math
-import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -355,13 +353,3 @@ def test_einsum_refuses_an_ellipsis():
     with pytest.raises(ValueError, match=r"'\.\.\.' is not supported"):
         tf.einsum('...ij->...ji', tf.eye(2))
 
-
-# ---- the examples of docs/tensorflow.md ------------------------------------------------
-def test_the_pages_python_examples_run_and_print_what_their_comments_say(capsys):
-    page = Path(__file__).resolve().parent.parent / "docs" / "tensorflow.md"
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
-    assert len(blocks) == 3
-    for block in blocks:
-        exec(compile(block, str(page), "exec"), {})  # the page's own code, not user input
-        printed = capsys.readouterr().out.splitlines()
-        assert printed == re.findall(r"^print\(.*\)\s+# (.*)$", block, re.M)
