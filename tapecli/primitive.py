@@ -41,27 +41,69 @@ class Primitive:
     it can be recorded and differentiated again. `None` marks an input that has
     no gradient; a primitive without VJPs (a comparison) is never recorded.
 
-    Flags: `elementwise` (the op maps equal-shaped arrays entry by entry, so a
-    recorded graph of such ops runs on any batch shape), `boolean` (its result is
-    a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE arithmetic).
-    `taylor` is the forward Taylor-mode rule (see tapecli.taylor), set with
-    `deftaylor` beside `defvjp`; `ball` the ball-arithmetic rule (tapecli.ball_rules),
-    set with `defball`.
+    Every fact about the op is a column of its row (tapecli.ops), read by the
+    consumers of a recorded graph and by the language; no other module keeps a
+    list of primitives:
+
+    - flags: `elementwise` (the op maps equal-shaped arrays entry by entry, so a
+      recorded graph of such ops runs on any batch shape), `boolean` (its result
+      is a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE);
+    - `taylor`: the forward Taylor-mode rule (tapecli.series), or a family's;
+      `ball`: the ball-arithmetic rule (tapecli.ball_rules), set with `defball`;
+    - `language`: its name in the expression language (None: not a word of it),
+      with `arity` (a count, or a tuple of allowed counts), `aliases` (other
+      tools' names for it, suggested on a miss) and `call` (what a call in the
+      language runs; default the op itself);
+    - `operator`: the grammar's alias when an operator means the op (`sub`);
+    - `latex`: how a formula prints a call: a command such as `\\sin` (then
+      `\\sin\\left(x\\right)`) or a function of the arguments' LaTeX;
+    - `capture`: an exact rewrite when a graph is captured (tapecli.graph): a
+      function of the graph's builder and the argument nodes, giving a node or
+      None (no rewrite applies);
+    - `formula`: how a formula reads the op (a function of a tapecli.formula
+      builder and the arguments' terms) when it is arithmetic, not a call;
+      `condition`: for a comparison, (test, compare q - p instead of p - q,
+      swap the branches) as a formula reads `where(p < q, a, b)`;
+    - `exact`: float64 computes it exactly, or tapecli.accuracy can check at a
+      point that it did (a sum by two-sum, a product by its error term);
+    - `api`: where the public API shows it (`"{}"`: tapecli.NAME, `"math.{}"`:
+      tapecli.math.NAME; a string without braces is a path of its own).
     """
 
     __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "ball", "elementwise",
-                 "boolean", "commutative")
+                 "boolean", "commutative", "language", "arity", "aliases", "call",
+                 "operator", "latex", "capture", "formula", "condition", "api", "exact")
 
     def __init__(self, name: str, forward: Callable, scalar: Callable | None = None, *,
-                 elementwise: bool = True, boolean: bool = False, commutative: bool = False):
+                 elementwise: bool = True, boolean: bool = False, commutative: bool = False,
+                 taylor: Callable | None = None, ball: Callable | None = None,
+                 language: str | None = None, arity: int | tuple[int, ...] | None = None,
+                 aliases: tuple[str, ...] = (), call: Callable | None = None,
+                 operator: str | None = None, latex: str | Callable | None = None,
+                 capture: Callable | None = None, formula: Callable | None = None,
+                 condition: tuple | None = None, api: tuple[str, ...] = (),
+                 exact: bool = False):
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
-        self.taylor: Callable | None = None
-        self.ball: Callable | None = None
+        self.taylor = taylor
+        self.ball = ball
         self.elementwise = elementwise
         self.boolean = boolean
         self.commutative = commutative
+        self.language = language
+        self.arity = arity if arity is not None or language is None else 1
+        self.aliases = aliases
+        self.call = call if call is not None else self
+        self.operator = operator
+        if latex is None and language is not None:
+            latex = rf"\operatorname{{{language}}}"
+        self.latex = latex
+        self.capture = capture
+        self.formula = formula
+        self.condition = condition
+        self.api = api
+        self.exact = exact
         # float -> float for the one-point fast path. It must agree with `forward`
         # to the last bit, so by default a ufunc is called on the float itself:
         # libm's math.exp and numpy's np.exp differ in the last place now and then.

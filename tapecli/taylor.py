@@ -205,7 +205,7 @@ def polarization(n: int, d: int) -> tuple[np.ndarray, list[np.ndarray]]:
     = j! [l == j] for l <= j). The directions are every s with 1 <= |s| <= d
     (C(n+d, d) - 1 of them, more than `interpolation` needs), but the weights are
     integers, so no rational weight rounds (a polynomial's partials are right to
-    rounding: x**3*y gives d3f/dydydy = 2.2e-16, not 0).
+    rounding: x**3*y gives d3f/dy^3 = 2.2e-16, not 0).
     Returns (directions (D, n), [W_1, ..., W_d]) with W_k[j, s] for |j| = k."""
     directions = [s for k in range(1, d + 1) for s in multi_indices(n, k)]
     where = {s: i for i, s in enumerate(directions)}
