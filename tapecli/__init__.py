@@ -13,11 +13,12 @@ from .custom_gradient import custom_gradient
 from .derivatives import jacobian  # the Jacobian of several expressions at a point
 from .errors import DataError, ExpressionSyntaxError, TapecliError, UsageError
 from .expression import Expression
+from .module import Module
 from .ops import public as _public
 from .parser import parse
 from .tape import GradientTape, UnconnectedGradients
 from .taylor import jet
-from .tensor import Tensor, Variable, constant, convert_to_tensor
+from .tensor import Tensor, Variable, constant, convert_to_tensor, name_scope
 
 __version__ = "0.1.0"
 
@@ -62,7 +63,7 @@ random = _Random()
 __all__ = [
     # the tape
     "GradientTape", "UnconnectedGradients", "Tensor", "Variable", "constant",
-    "convert_to_tensor", "custom_gradient", "optimizers",
+    "convert_to_tensor", "custom_gradient", "optimizers", "Module", "name_scope",
     # ops, under TensorFlow's names (stop_gradient among them)
     *_OPS, "math", "nn", "linalg", "random",
     "float64", "float32", "bool", "int32", "int64",

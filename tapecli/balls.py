@@ -194,6 +194,7 @@ def to_double(m: int, e: int) -> float:
     if m == 0:
         return 0.0
     size = m.bit_length() if m > 0 else (-m).bit_length()
+    # The sign from m's comparison: copysign would convert a huge m to float first.
     if size + e > 1030:
         return math.inf if m > 0 else -math.inf
     if size + e < -1080:

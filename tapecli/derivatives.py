@@ -231,7 +231,7 @@ def _wrt_names(wrt: Sequence[str] | str | None, default: Sequence[str]) -> tuple
     if wrt is None:
         return tuple(default)
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
-    for name in names:
+    for name in dict.fromkeys(names):  # an order-100 derivative names x 100 times
         check_variable_name(name)  # `pi`, `sin` or `2x` would quietly give zeros
     return names
 
@@ -358,7 +358,8 @@ def _propagator(exprs: tuple[Expression, ...], names: tuple[str, ...]):
 
 def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
                    slopes: Mapping[str, np.ndarray]):
-    """Input series over flattened rows: (2, rows[, D]) along a slope, (1, rows[, D]) off it.
+    """Input series over flattened rows: (2, rows[, D]) along a slope (AlongLanes for rows
+    and D lanes), (1, rows[, D]) off it.
     Returns (inputs, point shape, rows)."""
     values, shape = _inputs(expr.variables, names, point)
     rows = math.prod(shape)
@@ -371,7 +372,11 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
     inputs = []
     for name, value in zip(names, values):
         x0 = np.asarray(value, dtype=np.float64).reshape(lead + (1,) * len(lanes))
-        if name in slopes:
+        if name in slopes and lead and lanes:  # built chunk by chunk
+            from .taylor import AlongLanes
+
+            inputs.append(AlongLanes(x0, np.asarray(slopes[name], dtype=np.float64)))
+        elif name in slopes:
             slope = np.broadcast_to(np.asarray(slopes[name], dtype=np.float64), lead + lanes)
             inputs.append(np.stack([np.broadcast_to(x0, lead + lanes), slope]))
         else:
@@ -380,8 +385,10 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
 
 
 def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
-                slopes: Mapping, order: int, keep=None) -> tuple[np.ndarray, tuple]:
-    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the shape."""
+                slopes: Mapping, order: int, keep=None, weights=None, columns=None
+                ) -> tuple[np.ndarray, tuple]:
+    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the
+    shape; with `weights` (and `columns`), the lanes combined as run_rows does."""
     from .taylor import run_rows
 
     shrink = getattr(_settings, "shrunk", False)
@@ -389,8 +396,9 @@ def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
         slopes = {name: np.asarray(slope) * 0.75 for name, slope in slopes.items()}
     inputs, shape, rows = _series_inputs(expr, point, names, slopes)
     serial = getattr(_settings, "tape_only", False)  # op by op, in this thread
-    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial)
-    if shrink:
+    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial,
+                   weights=weights, columns=columns)
+    if shrink:  # combining lanes is linear: coefficient k of every lane scales by 0.75**k
         kept = range(order + 1) if keep is None else keep
         with np.errstate(all="ignore"):
             out[0] = out[0] * np.array([(4.0 / 3.0) ** k for k in kept]).reshape(
@@ -512,14 +520,15 @@ def derivative_tensors(expr: Expression, point: Mapping, order: int,
     directions, weights = polarization(n, order)
     names = _names_for(expr, wrt)
     slopes = {v: directions[:, i] for i, v in enumerate(wrt)}
-    out, _ = _run_series(expr, point, names, slopes, order, keep=range(TAYLOR_FROM, order + 1))
-    for k in range(TAYLOR_FROM, order + 1):
-        with np.errstate(all="ignore"):
-            partials = out[k - TAYLOR_FROM] @ weights[k - 1].T  # (rows, C(n+k-1, k))
+    orders = range(TAYLOR_FROM, order + 1)
+    # Entry (i, j, ...) of tensor k is partial multi_indices(n, k).index(its counts).
+    columns = []
+    for k in orders:
         position = {j: p for p, j in enumerate(multi_indices(n, k))}
-        index = np.empty((n,) * k, dtype=np.intp)
-        for entry in np.ndindex(*index.shape):
-            index[entry] = position[tuple(entry.count(v) for v in range(n))]
-        results.append(partials[..., index].reshape(shape + (n,) * k))
-    return results
+        columns.append([position[tuple(entry.count(v) for v in range(n))]
+                        for entry in np.ndindex(*(n,) * k)])
+    # Each order's partials, combined from the lanes and laid out chunk by chunk.
+    out, _ = _run_series(expr, point, names, slopes, order, keep=orders,
+                         weights=[weights[k - 1].T for k in orders], columns=columns)
+    return results + [t.reshape(shape + (n,) * k) for k, t in zip(orders, out)]
 

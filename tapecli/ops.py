@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+import string
 import sys
 
 import numpy as np
@@ -59,7 +60,9 @@ def _matmul(a, b):
 
 
 def _sum(x, *, axis=None, keepdims=False):
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    # Integers sum in their own type, as in TensorFlow (numpy would widen int32).
+    return np.sum(x, axis=axis, keepdims=keepdims,
+                  dtype=x.dtype if x.dtype.kind in "iu" else None)
 
 
 # Where a row's op shows in the public API (Primitive.api): tapecli.NAME, and
@@ -112,14 +115,20 @@ def _hypot_vjp(g, ans, a, b, first):
                        a if first else b)
 
 
+def _keep_dims(t, x, axis, keepdims):
+    """A reduction's result `t` (or its adjoint) reshaped as if reduced with keepdims,
+    so that it broadcasts against the reduced input `x`."""
+    if keepdims or axis is None:  # already of x's rank, or 0-d
+        return t
+    axes = (axis,) if isinstance(axis, int) else axis
+    kept = list(x.shape)
+    for a in axes:
+        kept[a % x.ndim] = 1
+    return reshape(t, shape=tuple(kept))
+
+
 def _reduce_sum_vjp(g, ans, x, *, axis=None, keepdims=False):
-    if not keepdims and axis is not None:
-        axes = (axis,) if isinstance(axis, int) else axis
-        kept = list(x.shape)
-        for a in axes:
-            kept[a % x.ndim] = 1
-        g = reshape(g, shape=tuple(kept))
-    return broadcast_to(g, shape=x.shape)
+    return broadcast_to(_keep_dims(g, x, axis, keepdims), shape=x.shape)
 
 
 class _EachInput:
@@ -322,11 +331,11 @@ equal = Primitive("equal", np.equal, operator.eq, boolean=True, taylor=series.ze
                   condition=("zero", False, False), api=TF_MATH, exact=True)
 not_equal = Primitive("not_equal", np.not_equal, operator.ne, boolean=True, taylor=series.zero,
                       condition=("zero", False, True), api=TF_MATH, exact=True)
-ones_like = Primitive("ones_like", lambda x: np.ones_like(x, dtype=np.float64), lambda x: 1.0,
+# ones_like, zeros_like: of x's dtype, as in TensorFlow (float32 seeds, float32 gradients).
+ones_like = Primitive("ones_like", np.ones_like, lambda x: 1.0,
                       taylor=series.zero, capture=lambda b, args: b.constant(1.0), api=TF,
                       exact=True)
-zeros_like = Primitive("zeros_like", lambda x: np.zeros_like(x, dtype=np.float64),
-                       lambda x: 0.0, taylor=series.zero, capture=lambda b, args: b.constant(0.0),
+zeros_like = Primitive("zeros_like", np.zeros_like, lambda x: 0.0, taylor=series.zero, capture=lambda b, args: b.constant(0.0),
                        api=TF, exact=True)
 stop_gradient = Primitive("stop_gradient", lambda x: x, lambda x: x, taylor=series.zero,
                           capture=lambda b, args: args[0], api=TF, exact=True)
@@ -438,7 +447,9 @@ def log_base(x, base) -> Tensor:
 def reduce_mean(x, axis=None, keepdims=False) -> Tensor:
     x = _tensor(x)
     total = reduce_sum(x, axis=axis, keepdims=keepdims)
-    return total / float(x._value.size // max(total._value.size, 1))
+    mean = total / float(x._value.size // max(total._value.size, 1))
+    # The mean of integers is an integer, truncated, as in TensorFlow.
+    return cast(mean, x.dtype) if x.dtype.kind in "iu" else mean
 
 
 @_public(*TF)
@@ -473,6 +484,183 @@ def linspace(start, stop, num) -> Tensor:
 
 def _tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else constant(x)
+
+
+# ==== TensorFlow's API only ========================================================
+# Ops that TensorFlow's guides use and the expression language does not have: rows
+# with their VJPs (built from tapecli ops, so nested tapes give Hessians), then
+# their public signatures. None is a function of the language.
+def _max(x, *, axis=None, keepdims=False):
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+def _prod(x, *, axis=None, keepdims=False):
+    return np.prod(x, axis=axis, keepdims=keepdims,
+                   dtype=x.dtype if x.dtype.kind in "iu" else None)
+
+
+def _elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))  # no overflow for large x
+
+
+def _solve(a, b):
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"solve needs a matrix and a right-hand side of rank >= 2 "
+                         f"(columns), got shapes {a.shape} and {b.shape}")
+    return np.linalg.solve(a, b)
+
+
+is_nan = Primitive("is_nan", np.isnan, math.isnan, boolean=True, api=("math.{}",))
+is_finite = Primitive("is_finite", np.isfinite, math.isfinite, boolean=True,
+                      api=("math.{}",))
+is_inf = Primitive("is_inf", np.isinf, math.isinf, boolean=True, api=("math.{}",))
+elu = Primitive("elu", _elu, api=("nn.{}",))
+_reduce_max = Primitive("reduce_max", _max, elementwise=False)
+_reduce_prod = Primitive("reduce_prod", _prod, elementwise=False)
+_einsum = Primitive("einsum", lambda *xs, equation: np.einsum(equation, *xs),
+                    elementwise=False)
+_solve_op = Primitive("solve", _solve, elementwise=False)
+
+
+def _reduce_max_vjp(g, ans, x, *, axis=None, keepdims=False):
+    # Ties share the adjoint equally, as in TensorFlow.
+    hit = equal(x, _keep_dims(ans, x, axis, keepdims))
+    count = reduce_sum(cast(hit, x.dtype), axis=axis, keepdims=True)
+    return where(hit, _keep_dims(g, x, axis, keepdims) / count, 0.0)
+
+
+def _reduce_prod_vjp(g, ans, x, *, axis=None, keepdims=False):
+    g = _keep_dims(g, x, axis, keepdims)
+    if not np.any(x._value == 0):
+        return g * (_keep_dims(ans, x, axis, keepdims) / x)
+    return g * _product_of_the_others(x, axis)  # exact where an entry is 0
+
+
+def _product_of_the_others(x, axis):
+    """Each entry's product of the other entries along `axis`, without division:
+    the n entries of a reduction, repeated n times with a diagonal of ones."""
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    reduced = sorted(a % x.ndim for a in axes)
+    kept = [a for a in range(x.ndim) if a not in reduced]
+    perm = kept + reduced
+    kept_shape = tuple(x.shape[a] for a in kept)
+    n = int(np.prod([x.shape[a] for a in reduced], dtype=np.int64))
+    rows = reshape(transpose(x, perm=perm), shape=kept_shape + (1, n))
+    rows = where(np.eye(n, dtype=bool), 1.0, broadcast_to(rows, kept_shape + (n, n)))
+    others = reshape(reduce_prod(rows, axis=-1), shape=tuple(x.shape[a] for a in perm))
+    return transpose(others, perm=tuple(np.argsort(perm)))
+
+
+def _einsum_vjp(i, g, ans, *xs, equation):
+    """The adjoint of operand i: g contracted with the other operands onto operand
+    i's subscripts. A letter repeated in them (a diagonal, 'bxby') is put back with
+    an identity matrix, a letter summed in that operand alone with a vector of ones."""
+    inputs, output = equation.split("->")
+    inputs = inputs.split(",")
+    target, x = inputs[i], xs[i]
+    subscripts = [output] + [s for j, s in enumerate(inputs) if j != i]
+    operands = [g] + [y for j, y in enumerate(xs) if j != i]
+    present = set("".join(subscripts))
+    fresh = (c for c in string.ascii_letters if c not in equation)
+    result = ""
+    for letter, size in zip(target, x.shape):
+        if letter in result:
+            other = next(fresh)
+            subscripts.append(letter + other)
+            operands.append(eye(size, dtype=g.dtype))
+            result += other
+            continue
+        if letter not in present and target.count(letter) == 1:
+            subscripts.append(letter)
+            operands.append(ones((size,), dtype=g.dtype))
+        result += letter
+    return _einsum(*operands, equation=",".join(subscripts) + "->" + result)
+
+
+def _solve_vjp_b(g, ans, a, b):
+    return unbroadcast(_solve_op(matrix_transpose(a), g), b)
+
+
+def _solve_vjp_a(g, ans, a, b):
+    return unbroadcast(-matmul(_solve_op(matrix_transpose(a), g), matrix_transpose(ans)), a)
+
+
+elu.defvjp(lambda g, ans, x: where(greater(x, 0.0), g, g * (ans + 1.0)))
+_reduce_max.defvjp(_reduce_max_vjp)
+_reduce_prod.defvjp(_reduce_prod_vjp)
+_einsum.vjps = _EachInput(_einsum_vjp)
+_solve_op.defvjp(_solve_vjp_a, _solve_vjp_b)
+for _predicate in (is_nan, is_finite, is_inf):
+    _predicate.deftaylor(series.zero)
+
+
+@_public("{}", "math.{}")
+def reduce_max(input_tensor, axis=None, keepdims=False) -> Tensor:
+    return _reduce_max(input_tensor, axis=_axis(axis), keepdims=keepdims)
+
+
+@_public("{}", "math.{}")
+def reduce_prod(input_tensor, axis=None, keepdims=False) -> Tensor:
+    return _reduce_prod(input_tensor, axis=_axis(axis), keepdims=keepdims)
+
+
+@_public("{}", "linalg.{}")
+def einsum(equation: str, *inputs) -> Tensor:
+    """Einstein summation as numpy's einsum (explicit '->' or implicit output; no '...')."""
+    equation = equation.replace(" ", "")
+    if "..." in equation:
+        raise ValueError("einsum: '...' is not supported; name every axis with a letter")
+    if "->" not in equation:  # implicit: the letters seen once, in alphabetical order
+        letters = equation.replace(",", "")
+        equation += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return _einsum(*inputs, equation=equation)
+
+
+@_public("linalg.{}")
+def solve(matrix, rhs) -> Tensor:
+    """x with matrix @ x == rhs (rhs has one column per system, as in TensorFlow)."""
+    return _solve_op(matrix, rhs)
+
+
+@_public("{}", "linalg.{}")
+def eye(num_rows: int, num_columns: int | None = None, batch_shape=None,
+        dtype=np.float64) -> Tensor:
+    """The identity matrix (a constant), optionally repeated over `batch_shape`."""
+    matrix = np.eye(int(num_rows), None if num_columns is None else int(num_columns),
+                    dtype=dtype)
+    if batch_shape is not None:
+        matrix = np.broadcast_to(matrix, tuple(batch_shape) + matrix.shape)
+    return constant(matrix)
+
+
+@_public("{}", "linalg.{}")
+def norm(tensor, ord="euclidean", axis=None, keepdims=False) -> Tensor:
+    """The vector norm (over all entries if `axis` is None, or along an int axis) or
+    matrix norm (`axis` a pair): 'euclidean'/'fro', 1, np.inf, or a p > 0 for vectors.
+    As in TensorFlow, its gradient at 0 is nan (the derivative of sqrt there)."""
+    x = _tensor(tensor)
+    axis = _axis(axis)
+    keepdims = bool(keepdims)
+    if ord in ("euclidean", "fro"):
+        return sqrt(reduce_sum(square(x), axis=axis, keepdims=keepdims))
+    if isinstance(axis, tuple) and len(axis) == 2:  # a matrix norm
+        if ord not in (1, np.inf):
+            raise ValueError(f"norm: matrix norm ord must be 'euclidean', 'fro', 1 or inf, "
+                             f"not {ord!r}")
+        down, across = axis if ord == 1 else axis[::-1]
+        sums = reduce_sum(abs(x), axis=down, keepdims=True)
+        result = reduce_max(sums, axis=across, keepdims=True)
+        return result if keepdims else reshape(
+            result, shape=tuple(n for a, n in enumerate(x.shape) if a % x.ndim not in
+                                {down % x.ndim, across % x.ndim}))
+    if ord == 1:
+        return reduce_sum(abs(x), axis=axis, keepdims=keepdims)
+    if ord == np.inf:
+        return reduce_max(abs(x), axis=axis, keepdims=keepdims)
+    if isinstance(ord, (int, float)) and ord > 0:
+        return reduce_sum(abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    raise ValueError(f"norm: ord must be 'euclidean', 'fro', 1, inf or a positive number, "
+                     f"not {ord!r}")
 
 
 _tensor_module._ops = sys.modules[__name__]  # a Tensor's operators call the rows above

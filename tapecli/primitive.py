@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .tensor import Tensor, Variable, constant
+from .tensor import Tensor, Variable, as_weak, constant, weak_dtype
 
 
 class _ThreadState(threading.local):
@@ -125,7 +125,7 @@ class Primitive:
     def __call__(self, *args, **params) -> Tensor:
         memo = state.memo
         if memo is None:
-            inputs = tuple(_input(a) for a in args)
+            inputs = _inputs(args)
         else:
             # Inside tapecli.tape.shared_subexpressions(): the same op on the same
             # inputs gives the same tensor, computed and recorded once.
@@ -138,7 +138,10 @@ class Primitive:
                 found = key = None
             if found is not None:
                 return found
-        value = self.forward(*(x._value for x in inputs), **params)
+        # Overflow gives inf and 0/0 nan silently, as in TensorFlow: numpy's
+        # RuntimeWarnings would point at this line, not at the user's code.
+        with np.errstate(all="ignore"):
+            value = self.forward(*(x._value for x in inputs), **params)
         output = Tensor(value if type(value) is np.ndarray else np.asarray(value))
         if self.vjps and state.tapes:
             record(self, inputs, params, output)
@@ -168,11 +171,23 @@ def _constant_in(memo: dict, number) -> Tensor:
     key = ("constant", float(number).hex())  # hex keeps -0.0 apart from 0.0
     found = memo.get(key)
     if found is None:
-        found = memo[key] = constant(number)
+        found = memo[key] = constant(float(number))
     return found
 
 
-def _input(value) -> Tensor:
+def _inputs(args: tuple) -> tuple[Tensor, ...]:
+    """The op's arguments as tensors: numbers, lists and arrays take the dtype of
+    the tensors beside them (tensor.as_weak), so float32 stays float32."""
+    for a in args:
+        if type(a) is not Tensor:
+            break
+    else:
+        return args
+    like = weak_dtype(args)
+    return tuple(_input(a, like) for a in args)
+
+
+def _input(value, like=None) -> Tensor:
     if type(value) is Tensor:
         return value
     if type(value) is Variable:
@@ -182,4 +197,4 @@ def _input(value) -> Tensor:
         return value._read()
     if isinstance(value, Tensor):
         return value
-    return constant(value)
+    return Tensor(as_weak(value, like))

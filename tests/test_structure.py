@@ -134,7 +134,10 @@ def test_the_public_namespaces_are_the_rows_api():
             assert getattr(module, name) is thing, (namespace, name)
     assert set(ops.public()) <= set(tapecli.__all__)
     every_row_with_api = {p for p in _rows() if p.api}
-    assert every_row_with_api <= set(ops.public().values())
+    # Some rows show only under a namespace, as TensorFlow has them (tf.math.is_nan).
+    shown = {thing for namespace in ("", "math", "nn", "linalg")
+             for thing in ops.public(namespace).values()}
+    assert every_row_with_api <= shown
 
 
 def test_every_language_function_has_a_taylor_rule_latex_and_a_formula_reading():

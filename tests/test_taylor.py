@@ -328,6 +328,37 @@ def test_big_batches_run_in_chunks_on_two_threads_and_match_one_pass():
     assert np.array_equal(chunked, whole)
 
 
+def test_an_output_product_computes_only_the_kept_coefficients_with_the_same_bits():
+    expr = parse("sin(x)*exp(x)*(1 + x)")
+    propagator = derivatives._propagator((expr,), ("x",))
+    assert propagator.partial  # the output is a product no op reads
+    x = np.random.default_rng(2).uniform(-1, 1, 500)
+    inputs = [np.stack([x, np.full_like(x, 1.0)])]
+    (whole,) = propagator.run(inputs, 20)
+    (kept,) = propagator.run(inputs, 20, [0, 7, 20])
+    assert np.array_equal(kept, whole[[0, 7, 20]])
+
+
+@pytest.mark.parametrize("text", ["sin(x)", "cos(x)", "sinh(x)", "cosh(x)", "exp(x)",
+                                  "sin(x)*exp(x)", "cos(x)*sinh(x) - exp(x)"])
+def test_a_slope_shared_by_every_row_gives_the_bits_of_one_slope_per_row(text):
+    # A shared slope takes its powers once, per row they are taken row by row:
+    # the same IEEE operations, so a chunk of rows never depends on its neighbours.
+    expr = parse(text)
+    propagator = derivatives._propagator((expr,), ("x",))
+    x = np.random.default_rng(3).uniform(-2, 2, 64)
+    slopes = np.full_like(x, 0.75)
+    (shared,) = propagator.run([np.stack([x, slopes])], 15)
+    slopes[-1] = 0.5
+    (per_row,) = propagator.run([np.stack([x, slopes])], 15)
+    assert np.array_equal(shared[:, :-1], per_row[:, :-1])
+    assert not np.array_equal(shared[:, -1], per_row[:, -1])
+    (point,) = propagator.run([np.array([x[0], 0.75])], 15)  # a point's products: BLAS sums
+    np.testing.assert_allclose(shared[:, 0], point, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(shared[3] * 6 / 0.75 ** 3, nested(expr, {"x": x}, ["x"] * 3),
+                               rtol=1e-12)
+
+
 # ---- domain problems at high orders ---------------------------------------------------------
 def test_domain_diagnosis_names_the_op_and_its_derivative_at_high_order():
     job = Job.create("diff", [parse("sqrt(x) + log(y)")], ["x"], 40)
