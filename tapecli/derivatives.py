@@ -400,9 +400,12 @@ def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
                    weights=weights, columns=columns)
     if shrink:  # combining lanes is linear: coefficient k of every lane scales by 0.75**k
         kept = range(order + 1) if keep is None else keep
+        scales = [(4.0 / 3.0) ** k for k in kept]
         with np.errstate(all="ignore"):
-            out[0] = out[0] * np.array([(4.0 / 3.0) ** k for k in kept]).reshape(
-                (-1,) + (1,) * (out[0].ndim - 1))
+            if isinstance(out[0], list):  # combined lanes: one array per kept coefficient
+                out[0] = [a * f for a, f in zip(out[0], scales)]
+            else:
+                out[0] = out[0] * np.array(scales).reshape((-1,) + (1,) * (out[0].ndim - 1))
     return out[0], shape
 
 
