@@ -20,7 +20,7 @@ import time
 
 import mpmath
 
-from tapecli import derivatives
+from tapecli import accuracy, derivatives
 from tapecli.parser import parse
 
 mpmath.mp.dps = 60
@@ -46,10 +46,9 @@ def contenders(text, order, x):
     expr = parse(text)
     out = {
         "tapecli float64": lambda: derivatives.derivative(expr, {"x": x}, ["x"] * order)[1],
-        "tapecli certified": lambda: derivatives.derivative(expr, {"x": x}, ["x"] * order,
-                                                            estimate=True)[1],
-        "tapecli digits=50": lambda: derivatives.derivative(expr, {"x": x}, ["x"] * order,
-                                                            digits=50)[1],
+        "tapecli certified": lambda: accuracy.at_point("diff", expr, {"x": x}, ["x"], order)[1],
+        "tapecli digits=50": lambda: accuracy.at_point("diff", expr, {"x": x}, ["x"], order,
+                                                       digits=50)[1],
     }
     try:
         import sympy

@@ -276,6 +276,36 @@ def describe_low_digits(counts: Mapping[str, int], rows: int) -> str:
             + ", ".join(parts) + "; --digits N at a point certifies them")
 
 
+# ---- the Python API ---------------------------------------------------------------------------
+def at_point(command: str, expressions, point: Mapping[str, float], wrt=None, order=None, *,
+             digits: int | None = None):
+    """A command's results at one point, certified: with `digits` N each as a
+    decimal.Decimal of N certified digits (the point read as the exact decimals it
+    names), else each the float64 nearest its exact value. An AccuracyWarning names
+    what stays uncertain. `command` is eval, grad, hessian, diff or jacobian, as on
+    the command line (`order` as its --order); returns the results in its order
+    (value, gradient, ...), a number for a 0-d result."""
+    import warnings
+
+    from .jobs import Job
+    from .parser import parse
+
+    if isinstance(digits, bool) or digits is not None and not (
+            isinstance(digits, int) and 1 <= digits <= MAX_DIGITS):
+        raise DataError(f"digits must be an integer from 1 to {MAX_DIGITS:,}, got {digits!r}")
+    if isinstance(expressions, str) or not isinstance(expressions, (list, tuple)):
+        expressions = [expressions]
+    exprs = [parse(e) if isinstance(e, str) else e for e in expressions]
+    job = Job.create(command, exprs, wrt, order)
+    point = {n: float(v) for n, v in point.items()}
+    certified, uncertain = certify(job, point, job.compute(point), digits)
+    if uncertain:
+        warnings.warn(describe(uncertain), AccuracyWarning, stacklevel=2)
+    out = [np.asarray(certified[key]) for key in job.keys]
+    out = [a.item() if a.ndim == 0 else a for a in out]
+    return tuple(out) if len(out) > 1 else out[0]
+
+
 def _decimal(x: float, digits: int) -> Decimal:
     if not math.isfinite(x):
         return Decimal(repr(x).replace("inf", "Infinity"))

@@ -243,39 +243,29 @@ def _last(rows: np.ndarray, *matrix: int) -> np.ndarray:
 
 
 # ---- the drivers ------------------------------------------------------------------------
-# Every driver takes `digits=N` (N certified significant digits, as decimal.Decimal, the
-# point read as the exact decimals it names) and `estimate=True` (each float the float64
-# nearest its exact value, certified in ball arithmetic where float64 cannot vouch for
-# it; an AccuracyWarning names what stays uncertain): tapecli.accuracy, one point only.
-# Without them a driver is the plain float64 pass, as fast as ever.
-def value(expr: Expression, point: Mapping, *, digits: int | None = None,
-          estimate: bool = False) -> np.ndarray:
+# Certified results (N digits, or the float64 nearest the exact value) at one point:
+# tapecli.accuracy.at_point, which calls these drivers; they stay the plain float64 pass.
+def value(expr: Expression, point: Mapping) -> np.ndarray:
     """The expression's value at `point`, of the point's broadcast shape."""
-    out = _run(value_program, (expr,), point, ())[0]
-    return _certified("eval", (expr,), point, None, None, digits, estimate, [out])[0]
+    return _run(value_program, (expr,), point, ())[0]
 
 
-def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None, *,
-             digits: int | None = None, estimate: bool = False):
+def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient)`, the gradient's last axis following `wrt`."""
     wrt = _wrt_names(wrt, expr.variables)
     out = _run(gradient_program, (expr,), point, wrt)
-    return _certified("grad", (expr,), point, wrt, None, digits, estimate,
-                      [out[0], _last(out[1:])])
+    return out[0], _last(out[1:])
 
 
-def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None, *,
-            digits: int | None = None, estimate: bool = False):
+def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient, hessian)`: a reverse pass over the recorded gradient per row."""
     wrt = _wrt_names(wrt, expr.variables)
     n = len(wrt)
     out = _run(hessian_program, (expr,), point, wrt)
-    return _certified("hessian", (expr,), point, wrt, None, digits, estimate,
-                      [out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)])
+    return out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)
 
 
-def derivative(expr: Expression, point: Mapping, wrt: Sequence[str], order: int | None = None,
-               *, digits: int | None = None, estimate: bool = False):
+def derivative(expr: Expression, point: Mapping, wrt: Sequence[str], order: int | None = None):
     """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation,
     nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders. With
     `order` N, `wrt` is one name and the result is d^N f / d wrt^N."""
@@ -285,59 +275,23 @@ def derivative(expr: Expression, point: Mapping, wrt: Sequence[str], order: int 
         if len(wrt) != 1:
             raise UsageError("an order repeats a single variable: give one wrt name")
         if order >= TAYLOR_FROM:
-            out = _univariate(expr, point, wrt[0], order)
-            return _certified("diff", (expr,), point, wrt, order, digits, estimate, list(out))
+            return _univariate(expr, point, wrt[0], order)
         wrt = wrt * order  # the nested tapes: one per differentiation
     if len(wrt) >= TAYLOR_FROM:
-        out = _derivative_taylor(expr, point, wrt)
-    else:
-        run = _run(derivative_program, (expr,), point, wrt)
-        out = run[0], run[1]
-    return _certified("diff", (expr,), point, wrt, None, digits, estimate, list(out))
+        return _derivative_taylor(expr, point, wrt)
+    out = _run(derivative_program, (expr,), point, wrt)
+    return out[0], out[1]
 
 
 def jacobian(expressions: Sequence[Expression], point: Mapping,
-             wrt: Sequence[str] | None = None, *, digits: int | None = None,
-             estimate: bool = False):
+             wrt: Sequence[str] | None = None):
     """`(values, jacobian)` of several expressions: shapes (..., m) and (..., m, n)."""
     exprs = tuple(expressions)
     variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     wrt = _wrt_names(wrt, variables)
     m = len(exprs)
     out = _run(jacobian_program, exprs, point, wrt)
-    return _certified("jacobian", exprs, point, wrt, None, digits, estimate,
-                      [_last(out[:m]), _last(out[m:], m, len(wrt))])
-
-
-def _certified(command: str, exprs: tuple, point: Mapping, wrt, order, digits, estimate,
-               results: list):
-    """The drivers' results as they are, or certified (tapecli.accuracy) when asked."""
-    if digits is None and not estimate:
-        return tuple(results) if len(results) > 1 else results
-    from . import accuracy
-    from .jobs import Job
-
-    if isinstance(digits, bool) or digits is not None and not (
-            isinstance(digits, int) and 1 <= digits <= accuracy.MAX_DIGITS):
-        raise UsageError(f"digits must be an integer from 1 to {accuracy.MAX_DIGITS:,}, "
-                         f"got {digits!r}")
-    if any(np.ndim(v) for v in point.values()):
-        raise UsageError("digits= and estimate= certify one point, not a batch")
-    job = Job.create(command, list(exprs), wrt, order)
-    certified, uncertain = accuracy.certify(job, {n: float(v) for n, v in point.items()},
-                                            dict(zip(job.keys, results)), digits)
-    if uncertain:
-        import warnings
-
-        warnings.warn(accuracy.describe(uncertain), accuracy.AccuracyWarning, stacklevel=3)
-    out = [_python_numbers(certified[key]) for key in job.keys]
-    return tuple(out) if len(out) > 1 else out
-
-
-def _python_numbers(array):
-    """A 0-d result as its number (a float or a Decimal), else an array of them."""
-    array = np.asarray(array)
-    return array.item() if array.ndim == 0 else array
+    return _last(out[:m]), _last(out[m:], m, len(wrt))
 
 
 # ---- Taylor mode (tapecli.taylor): high orders in one forward pass ----------------------

@@ -331,24 +331,20 @@ def test_digits_with_formula_is_a_usage_error():
 
 
 # ---- the Python API ------------------------------------------------------------------------
-def test_drivers_take_digits_and_estimate():
-    from tapecli import derivatives
-
-    f = parse("sin(x)*exp(x)")
-    value, d = derivatives.derivative(f, {"x": 1.0}, ["x"] * 100, digits=20)
+def test_at_point_gives_digits_and_nearest_doubles():
+    value, d = accuracy.at_point("diff", "sin(x)*exp(x)", {"x": 1.0}, ["x"], 100, digits=20)
     assert isinstance(d, Decimal) and str(d) == "-2575333104750642.1150"
-    assert derivatives.derivative(f, {"x": 1.0}, ["x"] * 100, estimate=True)[1] == \
+    assert accuracy.at_point("diff", "sin(x)*exp(x)", {"x": 1.0}, ["x"], 100)[1] == \
         -2575333104750642.0
-    assert str(derivatives.value(parse("pi"), {}, digits=30)) == "3.14159265358979323846264338328"
-    v, g = derivatives.gradient(parse("log(1+x)-x"), {"x": 1e-10}, estimate=True)
+    assert str(accuracy.at_point("eval", "pi", {}, digits=30)) == \
+        "3.14159265358979323846264338328"
+    v, g = accuracy.at_point("grad", "log(1+x)-x", {"x": 1e-10})
     assert v == nearest(mpmath.log(1 + mpmath.mpf(1e-10)) - mpmath.mpf(1e-10))
     with pytest.warns(accuracy.AccuracyWarning, match="certain to 0 digits"):
-        derivatives.gradient(parse("abs(sin(x)**2 + cos(x)**2 - 1)"), {"x": 0.3}, estimate=True)
-    from tapecli.errors import UsageError
-    with pytest.raises(UsageError, match="digits"):
-        derivatives.value(parse("x"), {"x": 1.0}, digits=0)
-    with pytest.raises(UsageError, match="one point"):
-        derivatives.value(parse("x"), {"x": np.array([1.0, 2.0])}, digits=5)
+        accuracy.at_point("grad", "abs(sin(x)**2 + cos(x)**2 - 1)", {"x": 0.3})
+    from tapecli.errors import DataError
+    with pytest.raises(DataError, match="digits"):
+        accuracy.at_point("eval", "x", {"x": 1.0}, digits=0)
 
 
 def test_high_orders_never_overflow_in_float64():
