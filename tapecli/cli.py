@@ -429,6 +429,9 @@ def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
     # A file-size limit reached (`ulimit -f`) is then a failed write, not a core dump.
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # SIGTERM (kill, a job scheduler's stop) unwinds like Ctrl-C: temporary files
+    # are removed and a local Dask cluster is shut down, leaving no process behind.
+    signal.signal(signal.SIGTERM, _terminate)
     _prepare_stdout()
     try:
         status = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
@@ -449,6 +452,10 @@ def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
         _silence_stdout()
         status = 1
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # the status a shell reports for the signal
 
 
 class _ClosedStream(io.RawIOBase):
