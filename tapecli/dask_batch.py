@@ -503,7 +503,8 @@ def run_part(job, part: str, target: str, fmt: str, keep_input: bool,
     try:
         with (storage_errors(shown) if remote else contextlib.nullcontext()), \
                 _open_part(part, job.inputs, echo, job) as reader:
-            writer = batch_output.open_output(temporary, fmt, job, echo, reader, None)
+            writer = batch_output.open_output(temporary, fmt, job, echo, reader, None,
+                                                  replace=False)
             try:
                 writer.start()
                 # The single-machine pipeline: blocks read, evaluated and encoded
