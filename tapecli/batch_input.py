@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from . import arrow_kernels as ak
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, listing
 
 CSV_BLOCK_BYTES = 1 << 20
 # Rows per block: evaluation and output take memory in proportion to rows times
@@ -135,8 +135,8 @@ def _stdin():
 
 def _missing_columns_error(missing: list[str], header: Sequence[str]) -> DataError:
     noun = "column" if len(missing) == 1 else "columns"
-    return DataError(f"no {noun} named {', '.join(missing)} in the input "
-                     f"(its header has: {', '.join(header)})")
+    return DataError(f"no {noun} named {listing(missing)} in the input "
+                     f"(its header has: {listing(header)})")
 
 
 def _check_unique(names: Sequence[str], wanted: Sequence[str], why: str) -> None:

@@ -33,8 +33,10 @@ _NUMBER = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|in
 # The highest --order (a million Taylor coefficients): beyond it a usage error, never
 # an OverflowError or a MemoryError from building the sequence of differentiations.
 MAX_ORDER = 1_000_000
-# The most numbers one point's result may hold (80 MB of float64).
-MAX_ENTRIES = 10_000_000
+# The most numbers one point's result may hold (8 MB of float64). At 10,000,000
+# a Hessian's tensors took 40 s and 2 GB and printed 200 MB; at this limit,
+# seconds and about 200 MB. Batches and --formula multiply it by rows or text.
+MAX_ENTRIES = 1_000_000
 # The context key of the arguments that came after `--`: expression text, whatever they look like.
 _LITERAL = "tapecli.literal"
 # A leading '-' lets an expression such as -x**2 through; '--word' is an option.
