@@ -37,6 +37,7 @@ MAX_ORDER = 1_000_000
 # a Hessian's tensors took 40 s and 2 GB and printed 200 MB; at this limit,
 # seconds and about 200 MB. Batches and --formula multiply it by rows or text.
 MAX_ENTRIES = 1_000_000
+MAX_DIGITS = 10_000  # --digits: certified significant digits
 # The context key of the arguments that came after `--`: expression text, whatever they look like.
 _LITERAL = "tapecli.literal"
 # A leading '-' lets an expression such as -x**2 through; '--word' is an option.
@@ -113,7 +114,12 @@ OPTIONS: dict[str, click.Option] = {option.opts[0]: option for option in (
                       "1,000 for a file)."),
     click.Option(["--strict"], is_flag=True,
                  help="Make nan/inf from finite inputs (log of a negative, "
-                      "division by zero, overflow) an error, exit status 1."),
+                      "division by zero, overflow), and a result whose digits cannot "
+                      "all be certified, an error, exit status 1."),
+    click.Option(["--digits"], type=click.IntRange(1, MAX_DIGITS), metavar="N",
+                 help="Certify every number to N significant digits (1 to 10,000) in ball "
+                      "arithmetic, the point read as the exact reals it names "
+                      "(0.1 is 1/10, pi is pi)."),
     click.Option(["--scheduler"], metavar="ADDRESS",
                  help="Run the batch on a Dask cluster: 'local' (worker processes on this "
                       "machine) or tcp://HOST:PORT (a running dask scheduler)."),
@@ -182,7 +188,8 @@ def cli():
 
 
 def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
-         output_path, strict, order=None, formula=False, scheduler=None) -> None:
+         output_path, strict, order=None, formula=False, scheduler=None,
+         digits=None) -> None:
     """The body of every computing command: a Job, then one point, a batch, a
     batch over a dataset on a Dask cluster, or formulas."""
     from .jobs import Job
@@ -212,7 +219,9 @@ def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
     point = _point_for(job.inputs, given)
     fmt = _single_point_format(fmt, output_path)
     result = job.compute(point)
-    _check_domain(job, point, result, strict)
+    certified = _certify(job, point, result, strict, digits)
+    _check_domain(job, point, result if digits else certified, strict)
+    result = certified
     echo = given if keep_input else None
     _write(output_path, lambda stream: _write_point(job, result, point, fmt, stream, echo))
 
@@ -320,6 +329,20 @@ def _check_domain(job, point, result, strict: bool) -> None:
     if strict:
         raise domain.strict_error(problems)
     click.echo(f"tapecli: warning: {domain.describe(problems)}", err=True)
+
+
+def _certify(job, point, result, strict: bool, digits: int | None):
+    """Every number the float64 nearest its exact value, or N certified digits
+    (tapecli.accuracy); one warning line, or with --strict an error, for those
+    that stay uncertain."""
+    from . import accuracy
+
+    result, uncertain = accuracy.certify(job, point, result, digits)
+    if uncertain:
+        if strict:
+            raise accuracy.strict_error(uncertain)
+        click.echo(f"tapecli: warning: {accuracy.describe(uncertain)}", err=True)
+    return result
 
 
 def _output_file(path: str | None) -> str | None:

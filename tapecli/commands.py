@@ -30,6 +30,7 @@ from .errors import UsageError
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
 POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
+                  "--digits",
                   "--formula", "--scheduler")
 
 

@@ -79,13 +79,16 @@ class Graph:
         return [n for n in self.nodes if n.prim is not None]
 
 
-def capture(function: Callable[[list[Tensor]], list[Tensor]], n_inputs: int) -> Graph:
+def capture(function: Callable[[list[Tensor]], list[Tensor]], n_inputs: int,
+            fold: bool = True) -> Graph:
     """Run `function` (tensors in -> tensors out) on a probe point and record it.
 
+    With `fold=False` operations on constants stay nodes (`pi/3` is a division, not
+    the double nearest pi/3), for ball arithmetic (tapecli.balls).
     Raises NotCompilable if it calls an op that is not elementwise, or uses a
     non-scalar constant: the graph would then hold only for the probe's shape."""
     probe = [constant(np.full(2, 0.5 + i)) for i in range(n_inputs)]
-    builder = _Builder(probe)
+    builder = _Builder(probe, fold)
     failure: list[Exception] = []
 
     def observe(prim, inputs, params, output):
@@ -109,7 +112,8 @@ def capture(function: Callable[[list[Tensor]], list[Tensor]], n_inputs: int) -> 
 class _Builder:
     """Turns observed op calls into simplified nodes (folding, CSE, rewrites)."""
 
-    def __init__(self, inputs: Sequence[Tensor]):
+    def __init__(self, inputs: Sequence[Tensor], fold: bool = True):
+        self.fold = fold
         self._serial: dict[int, int] = {}  # id(node) -> when it was made
         self.nodes: dict[int, Node] = {t._id: self._new(Node(input=i))
                                        for i, t in enumerate(inputs)}
@@ -145,7 +149,7 @@ class _Builder:
             return self._const(0.0)
         if prim in (ops.identity, ops.stop_gradient):
             return args[0]
-        if all(a.value is not None for a in args):
+        if self.fold and all(a.value is not None for a in args):
             with np.errstate(all="ignore"):
                 return self._const(prim.forward(*(a.value for a in args), **params))
         rewrite = _ARITHMETIC_REWRITES.get(prim)

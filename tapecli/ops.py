@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from . import series
+from . import ball_rules, series
 from . import tensor as _tensor_module
 from .primitive import Primitive
 from .tensor import Tensor, constant
@@ -312,6 +312,58 @@ ifzero.deftaylor(series.ifzero)
 identity.deftaylor(series.identity)
 defzero(sign, heaviside, stop_gradient, ones_like, zeros_like)
 defzero(less, less_equal, greater, greater_equal, equal, not_equal)
+
+
+# ---- ball rules (tapecli.ball_rules): the same series on python-flint's balls -----
+add.defball(ball_rules.add)
+subtract.defball(ball_rules.subtract)
+multiply.defball(ball_rules.multiply)
+divide.defball(ball_rules.divide)
+negative.defball(ball_rules.negative)
+pow.defball(ball_rules.pow)
+square.defball(ball_rules.square)
+sin.defball(ball_rules.sin)
+cos.defball(ball_rules.cos)
+tan.defball(ball_rules.tan)
+asin.defball(ball_rules.asin)
+acos.defball(ball_rules.acos)
+atan.defball(ball_rules.atan)
+sinh.defball(ball_rules.sinh)
+cosh.defball(ball_rules.cosh)
+tanh.defball(ball_rules.tanh)
+asinh.defball(ball_rules.asinh)
+acosh.defball(ball_rules.acosh)
+atanh.defball(ball_rules.atanh)
+exp.defball(ball_rules.exp)
+expm1.defball(ball_rules.expm1)
+log.defball(ball_rules.log)
+log2.defball(ball_rules.log2)
+log10.defball(ball_rules.log10)
+log1p.defball(ball_rules.log1p)
+sqrt.defball(ball_rules.sqrt)
+cbrt.defball(ball_rules.cbrt)
+abs.defball(ball_rules.abs)
+sign.defball(ball_rules.sign)
+sigmoid.defball(ball_rules.sigmoid)
+softplus.defball(ball_rules.softplus)
+relu.defball(ball_rules.relu)
+atan2.defball(ball_rules.atan2)
+hypot.defball(ball_rules.hypot)
+maximum.defball(ball_rules.maximum)
+minimum.defball(ball_rules.minimum)
+where.defball(ball_rules.where)
+heaviside.defball(ball_rules.heaviside)
+ifzero.defball(ball_rules.ifzero)
+identity.defball(ball_rules.identity)
+less.defball(ball_rules.less)
+less_equal.defball(ball_rules.less_equal)
+greater.defball(ball_rules.greater)
+greater_equal.defball(ball_rules.greater_equal)
+equal.defball(ball_rules.equal)
+not_equal.defball(ball_rules.not_equal)
+ones_like.defball(ball_rules.ones_like)
+zeros_like.defball(ball_rules.zeros_like)
+stop_gradient.defball(ball_rules.zero)
 
 
 # ---- public signatures of the ops with static parameters (TensorFlow's) -----------

@@ -36,14 +36,50 @@ def format_of_path(path: str | None) -> str | None:
 
 
 def number(x) -> str:
-    """Shortest text that reads back as the same float64: `19.0`, `inf`, `nan`."""
+    """Shortest text that reads back as the same float64: `19.0`, `inf`, `nan`; a
+    Decimal (--digits) with exactly its digits: `3.1415926535897932385`, `-2.58e+15`."""
+    if _is_decimal(x):
+        x = x.item() if type(x) is np.ndarray else x
+        return str(x).replace("E", "e") if x.is_finite() else repr(float(x))
     return repr(float(x))
 
 
-def json_number(x) -> float | None:
-    """A float for JSON, or None (null) where JSON has no number: nan and ±inf."""
+def json_number(x):
+    """A float for JSON, or None (null) where JSON has no number: nan and ±inf; a
+    Decimal stays one (json_dumps writes its digits as a JSON number)."""
+    if _is_decimal(x):
+        x = x.item() if type(x) is np.ndarray else x
+        return x if x.is_finite() else None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def _is_decimal(x) -> bool:
+    # By name: a plain float output never imports decimal. A Decimal may come
+    # wrapped in a 0-d object array (a result's entry).
+    if type(x) is np.ndarray and x.dtype == object:
+        x = x.item()
+    return type(x).__name__ == "Decimal" and type(x).__module__ == "decimal"
+
+
+def json_dumps(obj) -> str:
+    """Strict JSON of `obj`; Decimals (--digits) written as numbers with their digits."""
+    import json
+
+    texts: list[str] = []
+
+    def as_text(o):
+        if _is_decimal(o):
+            texts.append(number(o))
+            return f"\x00{len(texts) - 1}\x00"
+        raise TypeError(f"{type(o).__name__} is not JSON")
+
+    text = json.dumps(obj, allow_nan=False, default=as_text)
+    if texts:
+        import re
+
+        text = re.sub(r'"\\u0000([0-9]+)\\u0000"', lambda m: texts[int(m[1])], text)
+    return text
 
 
 def is_terminal(stream) -> bool:
@@ -203,9 +239,7 @@ def _stacked(section: Section) -> list[str]:
 
 def json_text(job, result: Mapping, point: Mapping[str, float]) -> str:
     """The JSON object of CLI.md on one line (strict JSON: non-finite as null)."""
-    import json
-
-    return json.dumps(job.json_object(result, point), allow_nan=False) + "\n"
+    return json_dumps(job.json_object(result, point)) + "\n"
 
 
 def jsonl_text(job, result: Mapping, point: Mapping[str, float],
@@ -217,7 +251,7 @@ def jsonl_text(job, result: Mapping, point: Mapping[str, float],
     obj = job.json_object(result, point, with_expression=False)
     if echo is not None:
         obj = {"input": {name: json_number(v) for name, v in echo.items()}, **obj}
-    return json.dumps(obj, allow_nan=False) + "\n"
+    return json_dumps(obj) + "\n"
 
 
 def csv_text(job, result: Mapping, point: Mapping[str, float],

@@ -45,11 +45,12 @@ class Primitive:
     recorded graph of such ops runs on any batch shape), `boolean` (its result is
     a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE arithmetic).
     `taylor` is the forward Taylor-mode rule (see tapecli.taylor), set with
-    `deftaylor` beside `defvjp`.
+    `deftaylor` beside `defvjp`; `ball` the ball-arithmetic rule (tapecli.ball_rules),
+    set with `defball`.
     """
 
-    __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "elementwise", "boolean",
-                 "commutative")
+    __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "ball", "elementwise",
+                 "boolean", "commutative")
 
     def __init__(self, name: str, forward: Callable, scalar: Callable | None = None, *,
                  elementwise: bool = True, boolean: bool = False, commutative: bool = False):
@@ -57,6 +58,7 @@ class Primitive:
         self.forward = forward
         self.vjps: tuple = ()
         self.taylor: Callable | None = None
+        self.ball: Callable | None = None
         self.elementwise = elementwise
         self.boolean = boolean
         self.commutative = commutative
@@ -72,6 +74,11 @@ class Primitive:
 
     def deftaylor(self, rule: Callable) -> None:
         self.taylor = rule
+
+    def defball(self, rule: Callable) -> None:
+        """Set the ball-arithmetic rule: `rule(*args, **params)` on python-flint
+        `arb_series` arguments, returning an `arb_series` of the same length."""
+        self.ball = rule
 
     def __call__(self, *args, **params) -> Tensor:
         memo = state.memo
