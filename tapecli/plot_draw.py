@@ -216,6 +216,13 @@ def terminal_text(samples: Samples, columns: int | None = None, lines: int | Non
     rows = max(_MIN_ROWS, min(_MAX_ROWS, lines - _OTHER_LINES))
     low, high = view_range(samples.curves)
     xs, ys = zip(*(drawable(samples.x, c, low, high) for c in samples.curves))
+    # uniplot draws a line pixel by pixel over its whole length, off the picture
+    # too: a segment to 1e300 would take for ever (found by fuzz/fuzz_plot.py).
+    # Ends far beyond the view are pulled in to 100 heights of it, which moves
+    # the part of the line that shows by at most 1% of its width.
+    band = 100 * (high - low) if np.isfinite(high - low) else np.inf
+    with np.errstate(all="ignore"):
+        ys = tuple(np.clip(y, low - band, high + band) for y in ys)
     try:
         with np.errstate(all="ignore"):
             text = uniplot.plot_to_string(
