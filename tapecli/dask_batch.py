@@ -431,6 +431,8 @@ def _raise_failure(client, future, scheduler: str, part: str | None) -> None:
     """Raise what went wrong with a finished future, if anything: a part's own
     TapecliError (returned by run_part, so that workers log nothing), or the
     cluster's failure."""
+    if future.status == "lost" and client.status == "running":
+        future.result()  # its result died with a worker: the scheduler reruns it
     if future.status == "finished":
         result = future.result()
         if isinstance(result, TapecliError):
@@ -530,6 +532,16 @@ def run_part(job, part: str, target: str, fmt: str, keep_input: bool,
     return rows, dict(totals)
 
 
+def _same_part(temporary: str, target: str) -> bool:
+    """Whether the part at `target` holds exactly these bytes: a rerun (its worker
+    died after publishing, before reporting) finds its own part, bit for bit."""
+    import filecmp
+
+    with contextlib.suppress(OSError):
+        return filecmp.cmp(temporary, target, shallow=False)
+    return False
+
+
 def _publish(temporary: str, target: str) -> None:
     """Give the finished part its name, unless a part of that name exists: then
     another run wrote there since the client looked, and its part is kept."""
@@ -544,6 +556,8 @@ def _publish(temporary: str, target: str) -> None:
     try:
         os.link(temporary, target)  # fails if the target exists, atomically
     except FileExistsError:
+        if _same_part(temporary, target):
+            return
         raise exists from None
     except OSError:  # a file system without hard links
         if os.path.exists(target):
