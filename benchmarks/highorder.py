@@ -4,7 +4,9 @@ PyTorch nested autograd, interleaved in one run.
     python benchmarks/highorder.py [--rounds N]      # peers are used where installed
 
 The work is f = sin(x)*exp(x), whose n-th derivative is 2^(n/2) e^x sin(x + n pi/4),
-and g = exp(x)*sin(y)*z**2 for the tensors. Every contender's result is printed with
+and g = exp(x)*sin(y)*z**2 for the tensors (order 4 over rows against the Hessian of
+the same rows; a tensor's error is its largest difference over its largest entry,
+since it has exact zeros). Every contender's result is printed with
 its relative error beside its time (a fast wrong answer is not ahead). Rounds are
 interleaved: each round runs every contender of a row once, in a new order; the
 table gives medians and each row's ratio to its reference (the issue's targets).
@@ -43,20 +45,32 @@ def rel(got, want) -> float:
 
 
 def g_tensor4(x, y, z):
-    trig = [math.sin(y), math.cos(y), -math.sin(y), -math.cos(y), math.sin(y)]
-    zs = [z * z, 2 * z, 2.0, 0.0, 0.0]
-    t = np.empty((3, 3, 3, 3))
+    """The order-4 tensor of G at a point (floats) or over rows (arrays, rows first)."""
+    x, y, z = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(z, dtype=float)
+    trig = [np.sin(y), np.cos(y), -np.sin(y), -np.cos(y), np.sin(y)]
+    zs = [z * z, 2 * z, 2.0 + 0 * z, 0 * z, 0 * z]
+    t = np.empty(x.shape + (3, 3, 3, 3))
     for index in np.ndindex(3, 3, 3, 3):
         c = [index.count(v) for v in range(3)]
-        t[index] = math.exp(x) * trig[c[1]] * zs[c[2]]
+        t[(...,) + index] = np.exp(x) * trig[c[1]] * zs[c[2]]
     return t
+
+
+def tensor_error(got, want) -> float:
+    """Largest difference over the largest entry: a tensor has exact zeros."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
 
 
 # ---- contenders: name -> (callable returning the answer, the exact answer) ---------------
 def tapecli_rows(rows_x):
-    f = tapecli.parse(F)
+    f, g = tapecli.parse(F), tapecli.parse(G)
     point = {"x": 1.0}
+    xyz = rows_xyz(len(rows_x))
     return {
+        "rows:hessian G": (lambda: g.hessian(xyz)[2], None),
+        "rows:tensor4 G": (lambda: g.derivative_tensors(xyz, 4)[4],
+                           g_tensor4(xyz["x"], xyz["y"], xyz["z"])),
         "point:value+gradient": (lambda: f.gradient(point), None),
         "point:order20": (lambda: f.derivative(point, ["x"] * 20)[1], exact(20, 1.0)),
         "point:order100": (lambda: f.derivative(point, ["x"] * 100)[1], exact(100, 1.0)),
@@ -64,6 +78,11 @@ def tapecli_rows(rows_x):
         "rows:order20": (lambda: f.derivative({"x": rows_x}, ["x"] * 20)[1],
                          exact(20, rows_x)),
     }
+
+
+def rows_xyz(rows: int) -> dict:
+    rng = np.random.default_rng(1)
+    return {v: rng.uniform(-1.0, 1.0, rows) for v in "xyz"}
 
 
 def jax_rows(rows_x):
@@ -109,6 +128,18 @@ def jax_rows(rows_x):
     batched(xs).block_until_ready()
     once["JAX jit(vmap(jet)) order 20 rows: compile"] = time.perf_counter() - start
     out["rows:order20:JAX jit(vmap(jet))"] = (lambda: np.asarray(batched(xs)), exact(20, rows_x))
+
+    def g(v):
+        return jnp.exp(v[0]) * jnp.sin(v[1]) * v[2] ** 2
+
+    tensor4 = jax.jit(jax.vmap(jax.jacfwd(jax.jacfwd(jax.hessian(g)))))
+    xyz = rows_xyz(len(rows_x))
+    V = jnp.asarray(np.stack([xyz["x"], xyz["y"], xyz["z"]], -1))
+    start = time.perf_counter()
+    tensor4(V).block_until_ready()
+    once["JAX jit(vmap(jacfwd(jacfwd(hessian)))) rows: compile"] = time.perf_counter() - start
+    out["rows:tensor4 G:JAX jit(vmap(jacfwd(jacfwd(hessian))))"] = (
+        lambda: np.asarray(tensor4(V)), g_tensor4(xyz["x"], xyz["y"], xyz["z"]))
     return out, once
 
 
@@ -184,7 +215,8 @@ def main() -> None:
     errors = {}
     for name, (fn, want) in contenders.items():
         got = fn()
-        errors[name] = None if want is None else rel(got, want)
+        measure = tensor_error if "tensor" in name or "hessian --order" in name else rel
+        errors[name] = None if want is None else measure(got, want)
     inner = {name: (1 if name.startswith(("process", "rows")) or "eager" in name else 20)
              for name in contenders}
     times = {name: [] for name in contenders}
@@ -199,7 +231,8 @@ def main() -> None:
     print(f"{'work':48} {'median':>12} {'ratio':>9}  relative error")
     for name in sorted(contenders):
         group = name.split(":")[0]
-        ref = "process:hessian" if "hessian --order" in name else references[group]
+        ref = ("process:hessian" if "hessian --order" in name
+               else "rows:hessian G" if "tensor" in name else references[group])
         ratio = median[name] / median[ref]
         err = "" if errors[name] is None else f"{errors[name]:.1e}"
         print(f"{name:48} {_show(median[name]):>12} {ratio:8.2f}x  {err}")

@@ -13,37 +13,24 @@ from .custom_gradient import custom_gradient
 from .derivatives import jacobian  # the Jacobian of several expressions at a point
 from .errors import DataError, ExpressionSyntaxError, TapecliError, UsageError
 from .expression import Expression
-from .ops import (
-    abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, broadcast_to, cast, cbrt,
-    clip_by_norm, clip_by_value, cos, cosh, divide, divide_no_nan, equal, exp, expm1,
-    greater, greater_equal, hypot, identity, less, less_equal, linspace, log, log1p, log2, log10,
-    log_base, matmul, maximum, minimum, multiply, negative, not_equal, ones, ones_like,
-    pow, reduce_mean, reduce_sum, relu, reshape, sigmoid, sign, sin, sinh, softplus, sqrt,
-    square, stack, stop_gradient, subtract, tan, tanh, transpose, where, zeros, zeros_like,
-)
+from .module import Module
+from .ops import public as _public
 from .parser import parse
 from .tape import GradientTape, UnconnectedGradients
 from .taylor import jet
-from .tensor import Tensor, Variable, constant, convert_to_tensor
+from .tensor import Tensor, Variable, constant, convert_to_tensor, name_scope
 
 __version__ = "0.1.0"
 
 float64, float32, bool = _np.float64, _np.float32, _np.bool_  # noqa: A001
 int32, int64 = _np.int32, _np.int64
-truediv = divide
 
-math = _Namespace(
-    abs=abs, acos=acos, acosh=acosh, add=add, asin=asin, asinh=asinh, atan=atan,
-    atan2=atan2, atanh=atanh, cos=cos, cosh=cosh, divide=divide,
-    divide_no_nan=divide_no_nan, equal=equal, exp=exp, expm1=expm1, greater=greater,
-    greater_equal=greater_equal, less=less, less_equal=less_equal, log=log, log1p=log1p,
-    maximum=maximum, minimum=minimum, multiply=multiply, negative=negative,
-    not_equal=not_equal, pow=pow, reduce_mean=reduce_mean, reduce_sum=reduce_sum,
-    sigmoid=sigmoid, sign=sign, sin=sin, sinh=sinh, softplus=softplus, sqrt=sqrt,
-    square=square, subtract=subtract, tan=tan, tanh=tanh, truediv=divide,
-)
-nn = _Namespace(relu=relu, sigmoid=sigmoid, softplus=softplus)
-linalg = _Namespace(matmul=matmul, matrix_transpose=transpose)
+# The ops under TensorFlow's names, from the `api` of the rows in tapecli.ops.
+_OPS = _public()
+globals().update(_OPS)
+math = _Namespace(**_public("math"))
+nn = _Namespace(**_public("nn"))
+linalg = _Namespace(**_public("linalg"))
 
 
 class _Random:
@@ -76,16 +63,9 @@ random = _Random()
 __all__ = [
     # the tape
     "GradientTape", "UnconnectedGradients", "Tensor", "Variable", "constant",
-    "convert_to_tensor", "custom_gradient", "stop_gradient", "optimizers",
-    # ops, under TensorFlow's names
-    "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "broadcast_to",
-    "cast", "cbrt", "clip_by_norm", "clip_by_value", "cos", "cosh", "divide", "divide_no_nan",
-    "equal", "exp", "expm1", "greater", "greater_equal", "hypot", "identity", "less",
-    "less_equal", "linspace", "log", "log1p", "log2", "log10", "log_base", "matmul", "maximum",
-    "minimum", "multiply", "negative", "not_equal", "ones", "ones_like", "pow", "reduce_mean",
-    "reduce_sum", "relu", "reshape", "sigmoid", "sign", "sin", "sinh", "softplus", "sqrt",
-    "square", "stack", "subtract", "tan", "tanh", "transpose", "truediv", "where", "zeros",
-    "zeros_like", "math", "nn", "linalg", "random",
+    "convert_to_tensor", "custom_gradient", "optimizers", "Module", "name_scope",
+    # ops, under TensorFlow's names (stop_gradient among them)
+    *_OPS, "math", "nn", "linalg", "random",
     "float64", "float32", "bool", "int32", "int64",
     # expressions
     "parse", "Expression", "jacobian", "jet",

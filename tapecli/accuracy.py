@@ -46,7 +46,7 @@ def _entries(job):
     out = []
     for key in job.keys:
         if key == "derivative":
-            counts = tuple((n, job.wrt.count(n)) for n in dict.fromkeys(job.wrt))
+            counts = tuple((n, job.sequence.count(n)) for n in dict.fromkeys(job.sequence))
             out.append((key, (), Entry(0, counts)))
             continue
         shape = entry_shape(key, job.variables, many)
@@ -62,10 +62,10 @@ def _entries(job):
 @functools.lru_cache(maxsize=64)
 def _ball_graph(exprs: tuple, names: tuple):
     from .balls import BallGraph
-    from .derivatives import _value_program
+    from .derivatives import value_program
     from .graph import capture
 
-    return BallGraph(capture(_value_program(exprs, names, ()), len(names), fold=False), names)
+    return BallGraph(capture(value_program(exprs, names, ()), len(names), fold=False), names)
 
 
 def _names(job) -> tuple[str, ...]:
@@ -73,12 +73,6 @@ def _names(job) -> tuple[str, ...]:
 
 
 # ---- the cheap check: is the float64 answer already exact? -------------------------------
-_EXACT_OPS = {"add", "subtract", "multiply", "divide", "negative", "square", "pow",
-              "abs", "maximum", "minimum", "relu", "sign", "heaviside", "where", "ifzero",
-              "identity", "stop_gradient", "less", "less_equal", "greater",
-              "greater_equal", "equal", "not_equal", "ones_like", "zeros_like"}
-
-
 def _exact_op(name: str, args: Sequence[float], result: float) -> bool:
     """Whether `result`, the float64 of op `name` on `args`, is its exact real value."""
     if not math.isfinite(result) or not all(math.isfinite(a) for a in args):
@@ -151,7 +145,7 @@ def exact_by_floats(job, point: Mapping[str, float]) -> bool:
             v = node.value.item()
             values[id(node)] = float(v)
         else:
-            if node.prim.name not in _EXACT_OPS:
+            if not node.prim.exact:  # the row says (Primitive.exact)
                 return False
             args = [values[id(a)] for a in node.args]
             result = float(node.prim.scalar(*args, **node.params)) if node.prim.scalar \
@@ -166,11 +160,11 @@ def exact_by_floats(job, point: Mapping[str, float]) -> bool:
 def _program_graph(exprs: tuple, names: tuple, wrt: tuple):
     """The gradient (Jacobian) program captured unfolded: constants folded by capture
     could hide an inexact operation on constants (1/3)."""
-    from .derivatives import _jacobian_program
+    from .derivatives import jacobian_program
     from .graph import capture
     from .tape import shared_subexpressions
 
-    body = _jacobian_program(exprs, names, wrt)
+    body = jacobian_program(exprs, names, wrt)
 
     def program(xs):
         with shared_subexpressions():

@@ -184,10 +184,11 @@ def to_double(m: int, e: int) -> float:
     if m == 0:
         return 0.0
     size = m.bit_length() if m > 0 else (-m).bit_length()
+    # The sign from m's comparison: copysign would convert a huge m to float first.
     if size + e > 1030:
-        return math.copysign(math.inf, m)
+        return math.inf if m > 0 else -math.inf
     if size + e < -1080:
-        return math.copysign(0.0, m)
+        return 0.0 if m > 0 else -0.0
     try:
         return float(m << e) if e >= 0 else m / (1 << -e)  # Python rounds these correctly
     except OverflowError:

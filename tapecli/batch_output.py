@@ -23,6 +23,8 @@ from . import arrow_kernels as ak
 from .batch_input import Rows
 from .errors import DataError, UsageError
 from .jobs import CONSTANT, POINT
+from .formats import BY_NAME as BY_FORMAT
+from .formats import having, listing
 from .output import NewFile, format_of_path
 
 # pyarrow writes floats in positional notation, without a point when integral,
@@ -300,12 +302,14 @@ class ParquetOutput:
 
 def open_output(output: str | None, fmt: str, job, echo: str | None, reader, stdout,
                 replace: bool = True):
-    """The writer for `output` (None or "-": `stdout`) in format `fmt`. A file is
-    replaced whole when the writer closes (output.NewFile), unless `replace` is
-    False (a Dask part, which has a temporary name of its own)."""
-    if fmt == "parquet":
-        return ParquetOutput(output, job, echo, reader, replace)
-    kind = CsvOutput if fmt == "csv" else JsonlOutput
+    """The writer for `output` (None or "-": `stdout`) in format `fmt`, the batch
+    writer of its row in tapecli.formats: a text writer gets a stream, Parquet's
+    (which writes no text) the path. A file is replaced whole when the writer
+    closes (output.NewFile), unless `replace` is False (a Dask part, which has a
+    temporary name of its own)."""
+    kind = BY_FORMAT[fmt].writer("batch")
+    if not issubclass(kind, _TextOutput):
+        return kind(output, job, echo, reader, replace)
     if output is None or output == "-":
         return kind(stdout, job, echo, reader)
     try:
@@ -316,17 +320,20 @@ def open_output(output: str | None, fmt: str, job, echo: str | None, reader, std
 
 
 def output_format(output: str | None, fmt: str | None) -> str:
-    """csv, jsonl or parquet, from --format and the --output extension."""
-    if fmt in ("json", "table"):
-        raise UsageError(f"--format {fmt} is for a single point (--at); "
-                         "a batch is written as csv (the default) or jsonl")
-    if fmt not in (None, "csv", "jsonl"):
-        raise UsageError(f"--format {fmt}: a batch is written as csv or jsonl")
+    """The batch's format (one with a batch writer in tapecli.formats), from
+    --format and the --output extension."""
+    text_formats = [f.name for f in having("batch") if f.option]  # csv, jsonl
+    if fmt is not None and BY_FORMAT[fmt].batch is None:
+        if BY_FORMAT[fmt].point is not None:
+            raise UsageError(f"--format {fmt} is for a single point (--at); a batch is written "
+                             f"as {text_formats[0]} (the default) or {listing(text_formats[1:])}")
+        raise UsageError(f"--format {fmt}: a batch is written as {listing(text_formats)}")
     extension = format_of_path(output)
-    if extension == "json":
-        raise UsageError(f"--output {output}: a batch is written as .csv, .jsonl or .parquet "
-                         "(JSON lines: .jsonl)")
+    if extension is not None and BY_FORMAT[extension].batch is None:
+        files = listing([e for f in having("batch") for e in f.extensions])
+        hint = BY_FORMAT[extension].describe
+        raise UsageError(f"--output {output}: a batch is written as {files}"
+                         + (f" ({hint})" if hint else ""))
     if fmt and extension and fmt != extension:
         raise UsageError(f"--format {fmt} does not match --output {output}")
-    return extension or fmt or "csv"
-
+    return extension or fmt or text_formats[0]

@@ -1,28 +1,24 @@
-"""The `tapecli` command line of CLI.md: a thin click layer over tapecli.jobs.
+"""The `tapecli` command line of CLI.md: a thin click layer over tapecli.run.
 
-One click command per row of tapecli.commands.COMMANDS, built from the row
-(help, example, EXPR or EXPR [EXPR ...], --order) and the shared option
-objects of OPTIONS, which `trace` uses too. Each command parses its options,
-builds a Job, computes it at one point and hands the result to tapecli.output;
-batches go to tapecli.batch. Imports are deferred to where they are needed: a
-single point never loads pyarrow, and rich only when a table goes to a terminal.
+One click command per row of tapecli.commands (COMMANDS and LISTINGS), built
+from the row (help, example, EXPR or EXPR [EXPR ...], --order, its own
+--format choices) and the shared option objects of OPTIONS. Each command
+parses and checks its options and hands one Request to tapecli.run, which
+decides between one point, a batch, a cluster, formulas or the row's own body.
+Imports are deferred to where they are needed: a single point never loads
+pyarrow, and rich only when a table goes to a terminal.
 """
 
 from __future__ import annotations
 
-import errno
-import io
-import math
-import os
 import re
-import signal
 import sys
 
 import click
 
 from . import __version__
-from .commands import COMMANDS, Command
-from .errors import DataError, TapecliError, UsageError
+from .commands import COMMANDS, LISTINGS, Command
+from .errors import TapecliError
 from .output import FORMATS
 
 # VALUE of --at: a decimal or scientific number, or inf, -inf, nan (not Python's
@@ -33,10 +29,6 @@ _NUMBER = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|in
 # The highest --order (a million Taylor coefficients): beyond it a usage error, never
 # an OverflowError or a MemoryError from building the sequence of differentiations.
 MAX_ORDER = 1_000_000
-# The most numbers one point's result may hold (8 MB of float64). At 10,000,000
-# a Hessian's tensors took 40 s and 2 GB and printed 200 MB; at this limit,
-# seconds and about 200 MB. Batches and --formula multiply it by rows or text.
-MAX_ENTRIES = 1_000_000
 MAX_DIGITS = 10_000  # --digits: certified significant digits
 # The context key of the arguments that came after `--`: expression text, whatever they look like.
 _LITERAL = "tapecli.literal"
@@ -187,172 +179,14 @@ def cli():
     """
 
 
-def _run(command: Command, expressions, point, wrt, fmt, input_path, keep_input,
-         output_path, strict, order=None, formula=False, scheduler=None,
-         digits=None) -> None:
-    """The body of every computing command: a Job, then one point, a batch, a
-    batch over a dataset on a Dask cluster, or formulas."""
-    from .jobs import Job
-    from .parser import parse
+def _run(row: Command, texts: list[str], **options) -> None:
+    """Every command's body: the paths checked as click checks a file option,
+    then one Request to the run layer (tapecli.run), which knows nothing of click."""
+    from .run import Request, run
 
-    job = Job.create(command, [parse(text) for text in expressions], wrt, order)
-    _check_size(job, order)
-    if formula:
-        _run_formula(job, point, fmt, input_path, output_path)
-        return
-    if fmt == "latex":
-        raise UsageError("--format latex prints formulas: add --formula")
-    if scheduler is not None:
-        _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
-                        scheduler)
-        return
-    _paths(input_path, output_path)
-    if point is not None and input_path is not None:
-        raise UsageError("give either --at (one point) or --input (a batch), not both")
-    batch = input_path is not None or (point is None and job.inputs and _stdin_is_piped())
-    if batch:
-        from .batch import run_batch
-        run_batch(job, input_path or "-", output=_output_file(output_path), fmt=fmt,
-                  keep_input=keep_input, strict=strict)
-        return
-    given = point or {}
-    point = _point_for(job.inputs, given)
-    fmt = _single_point_format(fmt, output_path)
-    result = job.compute(point)
-    certified = _certify(job, point, result, strict, digits)
-    _check_domain(job, point, result if digits else certified, strict)
-    result = certified
-    echo = given if keep_input else None
-    _write(output_path, lambda stream: _write_point(job, result, point, fmt, stream, echo))
-
-
-def _run_formula(job, point, fmt, input_path, output_path) -> None:
-    """--formula: the results as expressions; no point can be given."""
-    from .formula_output import FORMATS as FORMULA_FORMATS
-    from .formula_output import write_formulas
-
-    if point is not None:
-        raise UsageError("--formula prints expressions, not values at a point: drop --at")
-    if input_path is not None:
-        raise UsageError("--formula prints expressions, not values at points: drop --input")
-    if fmt is not None and fmt not in FORMULA_FORMATS:
-        raise UsageError(f"--formula prints {', '.join(FORMULA_FORMATS)}, not --format {fmt}")
-    if job.inputs and _batch_on_stdin():
-        raise UsageError("--formula prints expressions, not values at points: "
-                         "it reads no batch on stdin")
-    _write(output_path, lambda stream: write_formulas(job, fmt or "table", stream))
-
-
-def _batch_on_stdin() -> bool:
-    """Whether stdin is a pipe or file with data in it (read to its end, as a batch
-    would be); a terminal or /dev/null holds none."""
-    import os
-    import stat
-
-    try:
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-    except (AttributeError, ValueError, OSError):
-        return False
-    return (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)) and bool(sys.stdin.read().strip())
-
-
-def _run_on_cluster(job, point, fmt, input_path, keep_input, output_path, strict,
-                    scheduler: str) -> None:
-    if point is not None:
-        raise UsageError("--scheduler runs a batch over --input; --at is for one point")
-    if input_path in (None, "-"):
-        raise UsageError("--scheduler needs --input: a Parquet or CSV file, a directory "
-                         "of part files or a quoted glob")
-    if output_path in (None, "-"):
-        raise UsageError("--scheduler needs --output DIR: the directory that receives "
-                         "one part per input part")
-    from .dask_batch import run_dataset  # imports dask only now
-
-    run_dataset(job, input_path, output_path, fmt=fmt, keep_input=keep_input,
-                strict=strict, scheduler=scheduler)
-
-
-def _check_size(job, order: int | None) -> None:
-    """Refuse a result too large to hold (`hessian --order 40`: 2**40 entries per
-    point) as a usage error, before any work, rather than run out of memory."""
-    from .commands import entry_shape
-
-    many = len(job.expressions) if job.command.many else None
-    entries = sum(math.prod(entry_shape(key, job.variables, many)) for key in job.keys)
-    if entries > MAX_ENTRIES:
-        raise UsageError(f"{job.command.name}{f' --order {order}' if order else ''}: "
-                         f"{entries:,} numbers per point ({len(job.variables)} variables); "
-                         f"the limit is {MAX_ENTRIES:,}")
-
-
-def _stdin_is_piped() -> bool:
-    return sys.stdin is not None and not sys.stdin.isatty()  # None: stdin closed (<&-)
-
-
-def _write_point(job, result, point, fmt, stream, echo):
-    from .output import write_result
-    write_result(job, result, point, fmt, stream, echo)
-
-
-def _single_point_format(fmt: str | None, output_path: str | None) -> str:
-    """--format, else the --output file's extension (.csv .json .jsonl), else table."""
-    from .output import format_of_path
-
-    extension = format_of_path(output_path)
-    if extension == "parquet":
-        raise UsageError(f"--output {output_path}: Parquet is for batches (--input); "
-                         "one point is written as table, csv, json or jsonl")
-    if fmt and extension and fmt != extension:
-        raise UsageError(f"--format {fmt} does not match --output {output_path}")
-    return fmt or extension or "table"
-
-
-def _point_for(variables, given: dict[str, float]) -> dict[str, float]:
-    """The expression's variables with their --at values (others are ignored,
-    like extra CSV columns); a missing one is an error that says how to give it."""
-    missing = [name for name in variables if name not in given]
-    if missing:
-        names = ", ".join(repr(n) for n in missing)
-        example = ",".join(f"{n}=VALUE" for n in missing)
-        which = "variable" if len(missing) == 1 else "variables"
-        raise DataError(f"{which} {names} {'has' if len(missing) == 1 else 'have'} no value: "
-                        f"give {'it' if len(missing) == 1 else 'them'} with --at {example}")
-    return {name: given[name] for name in variables}
-
-
-def _check_domain(job, point, result, strict: bool) -> None:
-    from . import domain
-
-    problems = domain.find_problems(job, point, result)
-    if not problems:
-        return
-    if strict:
-        raise domain.strict_error(problems)
-    click.echo(f"tapecli: warning: {domain.describe(problems)}", err=True)
-
-
-def _certify(job, point, result, strict: bool, digits: int | None):
-    """Every number the float64 nearest its exact value, or N certified digits
-    (tapecli.accuracy); one warning line, or with --strict an error, for those
-    that stay uncertain."""
-    from . import accuracy
-
-    result, uncertain = accuracy.certify(job, point, result, digits)
-    if uncertain:
-        if strict:
-            raise accuracy.strict_error(uncertain)
-        click.echo(f"tapecli: warning: {accuracy.describe(uncertain)}", err=True)
-    return result
-
-
-def _output_file(path: str | None) -> str | None:
-    return None if path in (None, "-") else path
-
-
-def _write(output_path: str | None, write) -> None:
-    from .output import write_to
-
-    write_to(output_path, write, sys.stdout)
+    if not options.get("formula") and options.get("scheduler") is None:
+        _paths(options.get("input_path"), options.get("output_path"))
+    run(Request(row, tuple(texts), **options))
 
 
 class _Command(click.Command):
@@ -380,84 +214,39 @@ def _click_command(row: Command) -> click.Command:
         # nargs=-1 so that an unknown option arrives here and is refused by name.
         click.Argument(["expressions"], nargs=-1, required=False,
                        metavar="EXPR [EXPR ...]" if row.many else "EXPR"),
-        *(OPTIONS[flag] for flag in row.options)]
+        *(_own_format(row) if flag == "--format" and row.formats else OPTIONS[flag]
+          for flag in row.options)]
     if row.order is not None:
         params.append(click.Option(["--order"], type=click.IntRange(max=MAX_ORDER),
                                    metavar=row.order.metavar,
                                    help=row.order.help))
 
     def callback(expressions, **options):
-        texts = _expressions(expressions, one=not row.many)
-        (row.run or _run)(row, texts, **options)
+        _run(row, _expressions(expressions, one=not row.many), **options)
 
     example = "".join(f"\n  {line}" for line in row.example)
     return _Command(row.name, context_settings=_CONTEXT, callback=callback,
                          params=params, help=f"{row.help}\n\n\b\nExample:{example}")
 
 
-for _row in COMMANDS:
+def _own_format(row: Command) -> click.Option:
+    """--format for a row with choices of its own (trace: a listing, table or json)."""
+    return click.Option(["--format", "fmt"], type=click.Choice(row.formats),
+                        default=row.formats[0],
+                        help=f"{' or '.join(row.formats)} (default {row.formats[0]}).")
+
+
+for _row in COMMANDS + LISTINGS:
     cli.add_command(_click_command(_row))
-
-
-def _options(*options: click.Option):
-    """Put these option objects on a decorated command, after its EXPR."""
-    def add(command: click.Command) -> click.Command:
-        command.params[1:1] = options
-        return command
-    return add
-
-
-# The tape is a listing, not results: trace has a --format of its own.
-_TRACE_FORMAT = click.Option(["--format", "fmt"], type=click.Choice(("table", "json")),
-                             default="table", help="table: one line per op; json: a list of nodes.")
-
-
-@_options(OPTIONS["--at"], OPTIONS["--wrt"], _TRACE_FORMAT, OPTIONS["--output"])
-@cli.command(cls=_Command, context_settings=_CONTEXT)
-@click.argument("expression", nargs=-1, required=False, metavar="EXPR")
-def trace(expression, point, wrt, fmt, output_path):
-    """Show the tape of EXPR at one point: every forward op, then the backward pass.
-
-    Each forward line is one recorded op, its inputs (node ids such as %1, or
-    constants) and its value; each backward line is a node's adjoint df/d%i and
-    what its op sends to its inputs, so the chain rule can be read off.
-
-    \b
-    Example:
-      tapecli trace "x**2+3*x+1" --at x=3
-      tapecli trace "x*y + sin(x)" --at x=1,y=2 --format json | jq '.[] | {id, op, adjoint}'
-    """
-    from .parser import parse
-    from .tape_listing import list_tape, listing_json, listing_text
-
-    _paths(None, output_path)
-    expr = parse(_expressions(expression, one=True)[0])
-    try:
-        at = _point_for(expr.variables, point or {})
-    except DataError as e:
-        if point is None and _stdin_is_piped():
-            raise DataError(f"{e} (trace shows the tape of one point; it does not read "
-                            "a batch from stdin)") from None
-        raise
-    listing = list_tape(expr, at, wrt)
-    text = listing_json(listing) if fmt == "json" else listing_text(listing)
-    _write(output_path, lambda stream: stream.write(text))
 
 
 # -- the process -------------------------------------------------------------------
 
 def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
     """Console-script entry point: run the CLI and turn user errors into exit statuses."""
-    # A closed pipe (`tapecli ... | head -1`) ends the process quietly, as it ends cat.
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # A file-size limit reached (`ulimit -f`) is then a failed write, not a core dump.
-    if hasattr(signal, "SIGXFSZ"):
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    # SIGTERM (kill, a job scheduler's stop) unwinds like Ctrl-C: temporary files
-    # are removed and a local Dask cluster is shut down, leaving no process behind.
-    signal.signal(signal.SIGTERM, _terminate)
-    _prepare_stdout()
+    from .run import prepare_process, silence_stdout
+
+    prepare_process()
     try:
         status = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
         sys.stdout.flush()  # a full disk is found here, not at exit where no one reports it
@@ -474,39 +263,6 @@ def main(argv: list[str] | None = None, prog_name: str = "tapecli") -> None:
         status = 1
     except OSError as e:  # every write the code above did not name: stdout's
         click.echo(f"tapecli: error: cannot write the output: {e.strerror or e}", err=True)
-        _silence_stdout()
+        silence_stdout()
         status = 1
     sys.exit(status if isinstance(status, int) else 0)
-
-
-def _terminate(signum, frame) -> None:
-    raise SystemExit(128 + signum)  # the status a shell reports for the signal
-
-
-class _ClosedStream(io.RawIOBase):
-    """Stands for a stdout the shell closed (`>&-`): a write fails as it would on fd 1."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        raise OSError(errno.EBADF, "stdout is closed")
-
-
-def _prepare_stdout() -> None:
-    if sys.stdout is None:  # fd 1 closed: fail on the first write, like any other output
-        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedStream()), encoding="utf-8")
-    elif hasattr(sys.stdout, "reconfigure"):
-        # A character the terminal's encoding lacks (PYTHONIOENCODING=ascii) is
-        # written as an escape, never a UnicodeEncodeError.
-        sys.stdout.reconfigure(errors="backslashreplace")
-
-
-def _silence_stdout() -> None:
-    """After a failed write, drop what is still buffered: Python's flush at exit
-    would fail again and print a traceback of its own."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.BytesIO()), encoding="utf-8")

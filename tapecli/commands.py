@@ -7,12 +7,14 @@ Nothing else in tapecli switches on a command's name: the CLI builds one click
 command per row (tapecli.cli), a Job carries its row (tapecli.jobs), and every
 output format names and lays out the results from the keys alone.
 
-Result keys name themselves (`result_names`): a key whose entries are
+A result key is a row too (RESULTS, or the tensor family `dKf`): the order of
+its entries and its formula counterpart for --formula; a key that is neither is
+an error. Keys name themselves (`result_names`): a key whose entries are
 derivatives of order k, over the job's variables on each of k axes, gives the
-CSV columns `d{k}f/d{a}d{b}...` row-major (`f` for the value, `df/dx` for order
-one), once per expression (`f1`, `df1/dx`, ...) for a command that takes many.
-So a new tensor key such as `d3f` (`hessian --order K`) or plot samples need no
-naming code. This module imports no click: a batch worker that unpickles a Job
+CSV columns row-major, each named by tapecli.names (`f` for the value, `df/dx`,
+`d2f/dxdy`, `d3f/dx^3`), once per expression (`f1`, `df1/dx`, ...) for a
+command that takes many. So a new tensor key such as `d3f` (`hessian --order
+K`) or plot samples need no naming code. This module imports no click: a batch worker that unpickles a Job
 needs the table, not the command line.
 """
 
@@ -27,6 +29,7 @@ import numpy as np
 
 from . import derivatives
 from .errors import UsageError
+from .names import derivative_name
 
 # Options of tapecli.cli's shared table that the point-or-batch commands take.
 POINT_OR_BATCH = ("--at", "--wrt", "--format", "--input", "--keep-input", "--output", "--strict",
@@ -38,12 +41,12 @@ class Order(NamedTuple):
     """What `--order` means for a command that takes it.
 
     `bind(wrt, order)` checks the order against the --wrt names and gives the
-    job's wrt and the order it keeps (None when the order is folded into wrt);
+    job's wrt and the order it keeps;
     `keys(order)` are the result keys it adds after the row's own."""
 
     metavar: str
     help: str
-    bind: Callable[[tuple[str, ...], int], tuple[tuple[str, ...], int | None]]
+    bind: Callable[[tuple[str, ...], int], tuple[tuple[str, ...], int]]
     keys: Callable[[int], tuple[str, ...]] = lambda order: ()
 
 
@@ -57,7 +60,8 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     command takes none). `many`: EXPR [EXPR ...] rather than one EXPR.
     `wrt_sequence`: --wrt is the sequence of differentiations of one
     derivative (written as "wrt" in JSON), not the variables of the results.
-    `run`: the command's own body (see the field).
+    `run`: the command's own body, `formats` its own --format choices (see the
+    fields).
     """
 
     name: str
@@ -69,9 +73,13 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
     order: Order | None = None
     many: bool = False
     wrt_sequence: bool = False
-    # A command with a body of its own (plot: a grid, then a drawing), called as
-    # run(row, expressions, **options) instead of computing a point or a batch.
+    # A command with a body of its own (plot: a grid, then a drawing; trace: a
+    # listing), called as run(request, expressions) with the tapecli.run.Request
+    # and its parsed EXPRs, instead of computing a point or a batch.
     run: Callable[..., None] | None = None
+    # The choices of its --format when they are not the format table's (trace
+    # lists the tape: table or json).
+    formats: tuple[str, ...] | None = None
 
     def __eq__(self, other) -> bool:
         # A command is known by its name (an unpickled row equals the row), and it
@@ -96,51 +104,77 @@ class Command(NamedTuple):  # a NamedTuple, not a dataclass: cheaper at start-up
         return self.keys + self.order.keys(order)
 
 
-# -- naming results ---------------------------------------------------------------
+# -- the result keys -------------------------------------------------------------------
 
-# The derivative order of a key's entries: an entry of order k is indexed by k
-# variables. `dKf` is order K (d3f, d4f, ...); "derivative" is one entry, the
-# derivative along the whole --wrt sequence.
-KEY_ORDERS = {"value": 0, "gradient": 1, "hessian": 2, "jacobian": 1}
-_TENSOR_KEY = re.compile(r"d([0-9]+)f")
+class Result(NamedTuple):
+    """What a result key means, wherever it is read: `order`, how many variable
+    axes each entry has (None: one number, the derivative along the job's whole
+    sequence), and `formulas(job)`, the key's results as (nested lists of)
+    Expressions for --formula."""
 
-
-def key_order(key: str) -> int:
-    """How many variable axes each entry of result `key` has."""
-    if key in KEY_ORDERS:
-        return KEY_ORDERS[key]
-    found = _TENSOR_KEY.fullmatch(key)
-    if found is None:
-        raise KeyError(f"result key {key!r} has no derivative order "
-                       "(known: value, gradient, hessian, jacobian, derivative, dKf)")
-    return int(found[1])
+    order: int | None
+    formulas: Callable
 
 
-def derivative_name(order: int, f: str, wrt: Sequence[str]) -> str:
-    """`f`, `df/dx`, `d2f/dxdy`, `d3f1/dxdxdy`: f differentiated along `wrt`."""
-    if order == 0:
-        return f
-    return ("d" if order == 1 else f"d{order}") + f + "/" + "".join(f"d{x}" for x in wrt)
+def _value_formulas(job):
+    values = [e.simplify() for e in job.expressions]
+    return values if job.command.many else values[0]
+
+
+def _tensor_formulas(job, order: int):
+    from .formula import derivative_tensor_formulas
+
+    return derivative_tensor_formulas(job.expressions[0], order, list(job.variables))
+
+
+def _jacobian_formulas(job):
+    from .formula import jacobian_formulas
+
+    return jacobian_formulas(job.expressions, list(job.variables))
+
+
+RESULTS: dict[str, Result] = {
+    "value": Result(0, _value_formulas),
+    "gradient": Result(1, lambda job: job.expressions[0].gradient_formulas(list(job.variables))),
+    "hessian": Result(2, lambda job: job.expressions[0].hessian_formulas(list(job.variables))),
+    "jacobian": Result(1, _jacobian_formulas),
+    "derivative": Result(None, lambda job: job.expressions[0].differentiate(list(job.sequence))),
+}
+# The family of tensor keys: `dKf` is the derivative tensor of order K (d3f, d4f, ...).
+_TENSOR_KEY = re.compile(r"d([1-9][0-9]*)f")
+
+
+def result(key: str) -> Result:
+    """The meaning of result `key` (a key of RESULTS, or a tensor `dKf`); any other
+    key is an error, never taken for a tensor."""
+    found = RESULTS.get(key)
+    if found is not None:
+        return found
+    tensor = _TENSOR_KEY.fullmatch(key)
+    if tensor is None:
+        raise KeyError(f"unknown result key {key!r} (known: {', '.join(RESULTS)}, dKf)")
+    order = int(tensor[1])
+    return Result(order, lambda job: _tensor_formulas(job, order))
 
 
 def entry_shape(key: str, variables: Sequence[str], expressions: int | None) -> tuple:
     """The shape of result `key` at one point: an axis of `expressions` entries
     (None: one expression, no axis), then one axis of variables per order."""
-    if key == "derivative":
+    order = result(key).order
+    if order is None:  # one number: the derivative along the whole sequence
         return ()
     head = () if expressions is None else (expressions,)
-    return head + (len(variables),) * key_order(key)
+    return head + (len(variables),) * order
 
 
 def result_names(key: str, variables: Sequence[str], wrt: Sequence[str],
                  expressions: int | None) -> list[str]:
     """The CSV column names of result `key`, row-major over its entry shape."""
-    if key == "derivative":  # named by its sequence, order written out: d1f/dx
-        return [f"d{len(wrt)}f/" + "".join(f"d{x}" for x in wrt) if wrt else "f"]
-    order = key_order(key)
+    order = result(key).order
+    if order is None:  # named by its whole sequence
+        return [derivative_name(wrt)]
     fs = ["f"] if expressions is None else [f"f{i + 1}" for i in range(expressions)]
-    return [derivative_name(order, f, index)
-            for f in fs for index in product(variables, repeat=order)]
+    return [derivative_name(index, f) for f in fs for index in product(variables, repeat=order)]
 
 
 # -- what each command computes --------------------------------------------------------
@@ -164,7 +198,7 @@ def _hessian(job, point: Mapping) -> dict[str, np.ndarray]:
 
 
 def _diff(job, point: Mapping) -> dict[str, np.ndarray]:
-    value, deriv = derivatives.derivative(job.expressions[0], point, job.wrt)
+    value, deriv = derivatives.derivative(job.expressions[0], point, job.wrt, job.order)
     return {"value": value, "derivative": deriv}
 
 
@@ -179,10 +213,16 @@ def _plot(job, point: Mapping) -> dict[str, np.ndarray]:
     return curves(job.expressions[0], job.wrt[0], point, job.order or 0)
 
 
-def _run_plot(row, expressions, **options) -> None:
-    from .plot_draw import run_plot
+def _run_plot(request, expressions) -> None:
+    from .plot_draw import plot  # the drawing libraries load only now
 
-    run_plot(expressions[0], **options)
+    plot(request, expressions)
+
+
+def _run_trace(request, expressions) -> None:
+    from .tape_listing import trace
+
+    trace(request, expressions)
 
 
 def _plot_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
@@ -202,13 +242,13 @@ def _tensor_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], in
     return wrt, order
 
 
-def _repeat_wrt(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], None]:
-    """diff --wrt x --order N: differentiate N times by x."""
+def _repeat_order(wrt: tuple[str, ...], order: int) -> tuple[tuple[str, ...], int]:
+    """diff --wrt x --order N: differentiate N times by x (the job keeps N)."""
     if len(wrt) != 1:
         raise UsageError("--order repeats a single variable: give one --wrt name")
     if order < 1:
         raise UsageError("--order must be 1 or more (order 0 is the value: use eval)")
-    return wrt * order, None
+    return wrt, order
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -230,11 +270,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("diff", _diff, ("value", "derivative"),
             help="Print the value and one higher-order partial derivative of EXPR.\n\n"
                  "--wrt is the sequence of differentiations: --wrt x,x,y is d3f/dxdxdy;\n"
-                 "--wrt x --order 3 is d3f/dx3. With one variable, --wrt may be left out.",
+                 "--wrt x --order 3 is d3f/dx^3. With one variable, --wrt may be left out.",
             example=('tapecli diff "x**3" --wrt x --order 2 --at x=3     d2f/dxdx = 18.0',
                      'tapecli diff "x**2*y" --wrt x,x,y --at x=1,y=2     d3f/dxdxdy = 2.0'),
             order=Order("N", "Differentiate N times with respect to the one --wrt variable.",
-                        _repeat_wrt),
+                        _repeat_order),
             wrt_sequence=True),
     Command("jacobian", _jacobian, ("value", "jacobian"),
             help="Print the values and the Jacobian of a vector of expressions.\n\n"
@@ -253,7 +293,22 @@ COMMANDS: tuple[Command, ...] = (
             run=_run_plot),
 )
 
-BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
+# Commands that print no results of a Job: the tape of one point, listed.
+LISTINGS: tuple[Command, ...] = (
+    Command("trace", None, (),
+            help="Show the tape of EXPR at one point: every forward op, then the backward "
+                 "pass.\n\n"
+                 "Each forward line is one recorded op, its inputs (node ids such as %1, or\n"
+                 "constants) and its value; each backward line is a node's adjoint df/d%i and\n"
+                 "what its op sends to its inputs, so the chain rule can be read off.",
+            example=('tapecli trace "x**2+3*x+1" --at x=3',
+                     "tapecli trace \"x*y + sin(x)\" --at x=1,y=2 --format json "
+                     "| jq '.[] | {id, op, adjoint}'"),
+            options=("--at", "--wrt", "--format", "--output"), run=_run_trace,
+            formats=("table", "json")),
+)
+
+BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS + LISTINGS}
 
 
 def command(name: str | Command) -> Command:

@@ -35,13 +35,15 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .errors import DataError, TapecliError, UsageError
+from .formats import BY_NAME as BY_FORMAT
+from .formats import having, listing
 
 CONNECT_SECONDS = 5  # a scheduler that does not answer by then is reported, not waited on
 # A cluster with no worker for this long (none joined, or all left and none came
 # back) is reported rather than waited on for ever.
 WORKER_SECONDS = 30
-PART_EXTENSIONS = (".parquet", ".csv")
-FORMATS = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
+PART_EXTENSIONS = tuple(e for f in having("reader") for e in f.extensions)
+DEFAULT_PARTS = "parquet"  # the format of the output parts without --format
 _ADDRESS = re.compile(r"tcp://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}")
 _GLOB = re.compile(r"[*?\[]")
 _PART = re.compile(r"part-\d{5}\.")
@@ -97,13 +99,15 @@ def _absolute(path: str) -> str:
 
 
 def part_extension(fmt: str | None) -> str:
-    """The output parts' extension for --format (Parquet unless csv or jsonl is asked)."""
-    if fmt in (None, "parquet"):
-        return ".parquet"
-    if fmt in ("csv", "jsonl"):
-        return FORMATS[fmt]
-    raise UsageError(f"--format {fmt}: a dataset batch writes parquet (the default), "
-                     "csv or jsonl parts")
+    """The output parts' extension for --format: a format with a batch writer
+    (tapecli.formats), Parquet unless another is asked for."""
+    writers = having("batch")
+    row = BY_FORMAT.get(fmt or DEFAULT_PARTS)
+    if row is None or row.batch is None:
+        others = listing([f.name for f in writers if f.name != DEFAULT_PARTS])
+        raise UsageError(f"--format {fmt}: a dataset batch writes {DEFAULT_PARTS} "
+                         f"(the default), {others} parts")
+    return row.extensions[0]
 
 
 def _check_scheduler(scheduler: str) -> None:

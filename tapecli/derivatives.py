@@ -46,14 +46,16 @@ def tape_only():
 
 
 # ---- programs: what each driver computes, as tape code ---------------------------
-def _value_program(exprs: tuple[Expression, ...], names: tuple[str, ...], wrt) -> Program:
+# Public: a reader of the recorded graph (formulas) captures the very program a
+# driver runs, with `recorded_graph(program, exprs, wrt)`.
+def value_program(exprs: tuple[Expression, ...], names: tuple[str, ...], wrt) -> Program:
     def program(xs):
         env = dict(zip(names, xs))
         return [e(env) for e in exprs]
     return program
 
 
-def _hessian_program(exprs, names, wrt) -> Program:
+def hessian_program(exprs, names, wrt) -> Program:
     def program(xs):
         env = dict(zip(names, xs))
         sources = [env[n] for n in wrt]
@@ -74,7 +76,7 @@ def _hessian_program(exprs, names, wrt) -> Program:
     return program
 
 
-def _derivative_program(exprs, names, wrt) -> Program:
+def derivative_program(exprs, names, wrt) -> Program:
     def program(xs):
         env = dict(zip(names, xs))
         # tapes[k] takes the (k+1)-th derivative, so it must enclose tapes[:k].
@@ -97,7 +99,7 @@ def _derivative_program(exprs, names, wrt) -> Program:
     return program
 
 
-def _jacobian_program(exprs, names, wrt) -> Program:
+def jacobian_program(exprs, names, wrt) -> Program:
     def program(xs):
         env = dict(zip(names, xs))
         sources = [env[n] for n in wrt]
@@ -110,7 +112,7 @@ def _jacobian_program(exprs, names, wrt) -> Program:
 
 
 # The gradient of one expression is its one-row Jacobian: [f, df/dx1, ..., df/dxn].
-_gradient_program = _jacobian_program
+gradient_program = jacobian_program
 
 
 # ---- running a program at a point ---------------------------------------------------
@@ -199,6 +201,19 @@ def _inputs(variables, names, point: Mapping) -> tuple[list, tuple[int, ...]]:
     return arrays, (arrays[0].shape if arrays else ())
 
 
+def point_for(variables: Sequence[str], given: Mapping[str, float]) -> dict[str, float]:
+    """The variables with their given values (others are ignored, like extra CSV
+    columns); a missing one is an error that says how to give it."""
+    missing = [name for name in variables if name not in given]
+    if missing:
+        names = ", ".join(repr(n) for n in missing)
+        example = ",".join(f"{n}=VALUE" for n in missing)
+        which = "variable" if len(missing) == 1 else "variables"
+        raise DataError(f"{which} {names} {'has' if len(missing) == 1 else 'have'} no value: "
+                        f"give {'it' if len(missing) == 1 else 'them'} with --at {example}")
+    return {name: given[name] for name in variables}
+
+
 def _as_float_array(name: str, value) -> np.ndarray:
     try:
         array = np.asarray(value)
@@ -216,7 +231,7 @@ def _wrt_names(wrt: Sequence[str] | str | None, default: Sequence[str]) -> tuple
     if wrt is None:
         return tuple(default)
     names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
-    for name in names:
+    for name in dict.fromkeys(names):  # an order-100 derivative names x 100 times
         check_variable_name(name)  # `pi`, `sin` or `2x` would quietly give zeros
     return names
 
@@ -230,13 +245,13 @@ def _last(rows: np.ndarray, *matrix: int) -> np.ndarray:
 # ---- the drivers ------------------------------------------------------------------------
 def value(expr: Expression, point: Mapping) -> np.ndarray:
     """The expression's value at `point`, of the point's broadcast shape."""
-    return _run(_value_program, (expr,), point, ())[0]
+    return _run(value_program, (expr,), point, ())[0]
 
 
 def gradient(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient)`, the gradient's last axis following `wrt`."""
     wrt = _wrt_names(wrt, expr.variables)
-    out = _run(_gradient_program, (expr,), point, wrt)
+    out = _run(gradient_program, (expr,), point, wrt)
     return out[0], _last(out[1:])
 
 
@@ -244,17 +259,25 @@ def hessian(expr: Expression, point: Mapping, wrt: Sequence[str] | None = None):
     """`(value, gradient, hessian)`: a reverse pass over the recorded gradient per row."""
     wrt = _wrt_names(wrt, expr.variables)
     n = len(wrt)
-    out = _run(_hessian_program, (expr,), point, wrt)
+    out = _run(hessian_program, (expr,), point, wrt)
     return out[0], _last(out[1:n + 1]), _last(out[n + 1:], n, n)
 
 
-def derivative(expr: Expression, point: Mapping, wrt: Sequence[str]):
+def derivative(expr: Expression, point: Mapping, wrt: Sequence[str], order: int | None = None):
     """`(value, d^k f / d wrt[0] ... d wrt[k-1])`: one tape per differentiation,
-    nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders."""
+    nested, for k < TAYLOR_FROM; one Taylor-mode pass for higher orders. With
+    `order` N, `wrt` is one name and the result is d^N f / d wrt^N."""
     wrt = _wrt_names(wrt, ())
+    if order is not None:
+        order = _order(order, 1)
+        if len(wrt) != 1:
+            raise UsageError("an order repeats a single variable: give one wrt name")
+        if order >= TAYLOR_FROM:
+            return _univariate(expr, point, wrt[0], order)
+        wrt = wrt * order  # the nested tapes: one per differentiation
     if len(wrt) >= TAYLOR_FROM:
         return _derivative_taylor(expr, point, wrt)
-    out = _run(_derivative_program, (expr,), point, wrt)
+    out = _run(derivative_program, (expr,), point, wrt)
     return out[0], out[1]
 
 
@@ -265,7 +288,7 @@ def jacobian(expressions: Sequence[Expression], point: Mapping,
     variables = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     wrt = _wrt_names(wrt, variables)
     m = len(exprs)
-    out = _run(_jacobian_program, exprs, point, wrt)
+    out = _run(jacobian_program, exprs, point, wrt)
     return _last(out[:m]), _last(out[m:], m, len(wrt))
 
 
@@ -282,12 +305,13 @@ def _propagator(exprs: tuple[Expression, ...], names: tuple[str, ...]):
     from .graph import capture
     from .taylor import Propagator
 
-    return Propagator(capture(_value_program(exprs, names, ()), len(names)))
+    return Propagator(capture(value_program(exprs, names, ()), len(names)))
 
 
 def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
                    slopes: Mapping[str, np.ndarray]):
-    """Input series over flattened rows: (2, rows[, D]) along a slope, (1, rows[, D]) off it.
+    """Input series over flattened rows: (2, rows[, D]) along a slope (AlongLanes for rows
+    and D lanes), (1, rows[, D]) off it.
     Returns (inputs, point shape, rows)."""
     values, shape = _inputs(expr.variables, names, point)
     rows = math.prod(shape)
@@ -300,7 +324,11 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
     inputs = []
     for name, value in zip(names, values):
         x0 = np.asarray(value, dtype=np.float64).reshape(lead + (1,) * len(lanes))
-        if name in slopes:
+        if name in slopes and lead and lanes:  # built chunk by chunk
+            from .taylor import AlongLanes
+
+            inputs.append(AlongLanes(x0, np.asarray(slopes[name], dtype=np.float64)))
+        elif name in slopes:
             slope = np.broadcast_to(np.asarray(slopes[name], dtype=np.float64), lead + lanes)
             inputs.append(np.stack([np.broadcast_to(x0, lead + lanes), slope]))
         else:
@@ -309,13 +337,16 @@ def _series_inputs(expr: Expression, point: Mapping, names: tuple[str, ...],
 
 
 def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
-                slopes: Mapping, order: int, keep=None) -> tuple[np.ndarray, tuple]:
-    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the shape."""
+                slopes: Mapping, order: int, keep=None, weights=None, columns=None
+                ) -> tuple[np.ndarray, tuple]:
+    """The output's Taylor coefficients along `slopes`: (len(keep), rows[, D]), and the
+    shape; with `weights` (and `columns`), the lanes combined as run_rows does."""
     from .taylor import run_rows
 
     inputs, shape, rows = _series_inputs(expr, point, names, slopes)
     serial = getattr(_settings, "tape_only", False)  # op by op, in this thread
-    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial)
+    out = run_rows(_propagator((expr,), names), inputs, order, rows, keep, parallel=not serial,
+                   weights=weights, columns=columns)
     return out[0], shape
 
 
@@ -402,14 +433,15 @@ def derivative_tensors(expr: Expression, point: Mapping, order: int,
     directions, weights = polarization(n, order)
     names = _names_for(expr, wrt)
     slopes = {v: directions[:, i] for i, v in enumerate(wrt)}
-    out, _ = _run_series(expr, point, names, slopes, order, keep=range(TAYLOR_FROM, order + 1))
-    for k in range(TAYLOR_FROM, order + 1):
-        with np.errstate(all="ignore"):
-            partials = out[k - TAYLOR_FROM] @ weights[k - 1].T  # (rows, C(n+k-1, k))
+    orders = range(TAYLOR_FROM, order + 1)
+    # Entry (i, j, ...) of tensor k is partial multi_indices(n, k).index(its counts).
+    columns = []
+    for k in orders:
         position = {j: p for p, j in enumerate(multi_indices(n, k))}
-        index = np.empty((n,) * k, dtype=np.intp)
-        for entry in np.ndindex(*index.shape):
-            index[entry] = position[tuple(entry.count(v) for v in range(n))]
-        results.append(partials[..., index].reshape(shape + (n,) * k))
-    return results
+        columns.append([position[tuple(entry.count(v) for v in range(n))]
+                        for entry in np.ndindex(*(n,) * k)])
+    # Each order's partials, combined from the lanes and laid out chunk by chunk.
+    out, _ = _run_series(expr, point, names, slopes, order, keep=orders,
+                         weights=[weights[k - 1].T for k in orders], columns=columns)
+    return results + [t.reshape(shape + (n,) * k) for k, t in zip(orders, out)]
 

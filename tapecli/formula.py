@@ -38,8 +38,8 @@ import numpy as np
 from . import ops
 from .errors import UsageError
 from .graph import Graph, topological
-from .language import ATOM, FUNCTIONS, PRECEDENCE, check_variable_name
-from .primitive import Primitive
+from .names import derivative_name
+from .language import ATOM, PRECEDENCE, PRIMITIVES, check_variable_name
 
 NUM, VAR, ADD, MUL, CALL = "num", "var", "add", "mul", "call"
 _SUM, _PRODUCT = PRECEDENCE["add"].precedence, PRECEDENCE["mul"].precedence
@@ -221,17 +221,21 @@ class Builder:
 
     def scale(self, term: Term, factor: float, divide: bool = False) -> Term:
         """factor * term (or term / factor): a numeric coefficient, distributed over a sum."""
+        def times(c: float) -> float:
+            # IEEE, as the tape computes: x/(x - x) is inf*x, not a ZeroDivisionError.
+            with np.errstate(all="ignore"):
+                return float(np.divide(c, factor) if divide else np.multiply(c, factor))
+
         if term.kind == NUM:
-            return self.number(term.value / factor if divide else term.value * factor)
+            return self.number(times(term.value))
         if not divide and factor == 1:
             return term
         if term.kind == ADD:
-            with np.errstate(all="ignore"):
-                items = [(m, c / factor if divide else c * factor) for m, c in term.items]
-                constant = term.value / factor if divide else term.value * factor
-            return self.add([self.number(constant), *(self._monomial(m, c) for m, c in items)])
+            items = [(m, times(c)) for m, c in term.items]
+            return self.add([self.number(times(term.value)),
+                             *(self._monomial(m, c) for m, c in items)])
         monomial, coefficient = _split(self, term)
-        return self._monomial(monomial, coefficient / factor if divide else coefficient * factor)
+        return self._monomial(monomial, times(coefficient))
 
     def _monomial(self, monomial: Term, coefficient: float) -> Term:
         if coefficient == 0:
@@ -408,20 +412,9 @@ def _split(builder: Builder, term: Term) -> tuple[Term, float]:
 
 
 # ---- the recorded graph as a canonical term ------------------------------------------
-_PRIMITIVES: dict[str, Primitive] = {name: op for name, (op, _) in FUNCTIONS.items()
-                                     if isinstance(op, Primitive)}
-_PRIMITIVES["log"] = ops.log
-_NAMES = {op: name for name, op in _PRIMITIVES.items()}
-_ARITHMETIC = {
-    ops.add: lambda b, x, y: b.add([x, y]),
-    ops.subtract: lambda b, x, y: b.subtract(x, y),
-    ops.multiply: lambda b, x, y: b.multiply([x, y]),
-    ops.divide: lambda b, x, y: b.divide(x, y),
-    ops.negative: lambda b, x: b.negate(x),
-    ops.pow: lambda b, x, y: b.power(x, y),
-    ops.square: lambda b, x: b.power(x, b.number(2.0)),
-}
-
+# A language function's name -> its row, and back (the rows' `language` column).
+_PRIMITIVES = PRIMITIVES
+_NAMES = {op: name for name, op in PRIMITIVES.items()}
 
 def from_graph(graph: Graph, names: Sequence[str], builder: Builder | None = None
                ) -> list[Term]:
@@ -447,9 +440,8 @@ def from_graph(graph: Graph, names: Sequence[str], builder: Builder | None = Non
                 if id(a) not in terms:
                     raise FormulaError(f"{node.prim.name} of a truth value has no formula")
                 args.append(terms[id(a)])
-            rule = _ARITHMETIC.get(node.prim)
-            if rule is not None:
-                terms[id(node)] = rule(builder, *args)
+            if node.prim.formula is not None:
+                terms[id(node)] = node.prim.formula(builder, *args)
             elif node.prim in _NAMES:
                 terms[id(node)] = builder.call(_NAMES[node.prim], args)
             else:
@@ -470,10 +462,10 @@ def _select(builder: Builder, terms: dict, cond, yes: Term, no: Term) -> Term:
         first, then, otherwise = cond.args
         return _select(builder, terms, first, _select(builder, terms, then, yes, no),
                        _select(builder, terms, otherwise, yes, no))
-    if cond.prim not in _CONDITIONS or any(id(a) not in terms for a in cond.args):
+    if cond.prim.condition is None or any(id(a) not in terms for a in cond.args):
         raise FormulaError(f"the condition {cond.prim.name} has no formula in the language")
     p, q = (terms[id(a)] for a in cond.args)
-    how, swap, flip = _CONDITIONS[cond.prim]
+    how, swap, flip = cond.prim.condition
     difference = builder.subtract(q, p) if swap else builder.subtract(p, q)
     if flip:
         yes, no = no, yes
@@ -487,17 +479,6 @@ def _select(builder: Builder, terms: dict, cond, yes: Term, no: Term) -> Term:
         return yes if difference.value == 0 else no
     yes, no = _assume(builder, yes, difference, 1), _assume(builder, no, difference, 2)
     return builder.call("ifzero", [difference, yes, no])
-
-
-# comparison -> (test, compare q - p instead of p - q, swap the branches)
-_CONDITIONS = {
-    ops.greater: ("positive", False, False),
-    ops.less: ("positive", True, False),
-    ops.greater_equal: ("positive", True, True),
-    ops.less_equal: ("positive", False, True),
-    ops.equal: ("zero", False, False),
-    ops.not_equal: ("zero", False, True),
-}
 
 
 def _assume(builder: Builder, term: Term, condition: Term, branch: int) -> Term:
@@ -622,9 +603,6 @@ class _Text:
 class _Latex(_Text):
     """The same structure as LaTeX math (for papers and notebooks)."""
 
-    _NAMED = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "min", "max"}
-    _ARC = {"asin": r"\arcsin", "acos": r"\arccos", "atan": r"\arctan"}
-
     def number(self, x: float) -> tuple[str, int]:
         text, prec = super().number(x)
         if text == "pi":
@@ -644,21 +622,13 @@ class _Latex(_Text):
         return to_latex_name(name)
 
     def call(self, name: str, args: list[str]) -> str:
-        inner = ", ".join(args)
-        if name == "abs":
-            return rf"\left|{inner}\right|"
-        if name == "ifzero":
-            c, a, b = args
-            return (rf"\begin{{cases}} {a} & \text{{if }} {c} = 0 \\ {b} & "
-                    r"\text{otherwise} \end{cases}")
-        if name == "heaviside":
-            return rf"\theta\left({inner}\right)"
-        head = ("\\" + name if name in self._NAMED else self._ARC.get(name)
-                or rf"\operatorname{{{name}}}")
-        return rf"{head}\left({inner}\right)"
+        latex = _PRIMITIVES[name].latex  # the row's: a command, or how to write the call
+        if callable(latex):
+            return latex(*args)
+        return rf"{latex}\left({', '.join(args)}\right)"
 
     def sqrt(self, text: str, prec: int) -> str:
-        return rf"\sqrt{{{text}}}"
+        return _PRIMITIVES["sqrt"].latex(text)
 
     def power(self, base: tuple[str, int], exponent: tuple[str, int]) -> str:
         b = base[0] if base[1] >= ATOM else rf"\left({base[0]}\right)"
@@ -829,9 +799,9 @@ def text(expr) -> str:
     """The expression's simplified formula (what `str(expr)` prints)."""
     found = _TEXTS.get(expr)
     if found is None:
-        from .derivatives import _value_program
+        from .derivatives import value_program
 
-        term = _read(_value_program, (expr,), ())[0]
+        term = _read(value_program, (expr,), ())[0]
         check_size(term, "the expression")
         found = _TEXTS[expr] = to_text(term)
     return found
@@ -839,9 +809,9 @@ def text(expr) -> str:
 
 def latex(expr) -> str:
     """The expression's simplified formula as LaTeX math."""
-    from .derivatives import _value_program
+    from .derivatives import value_program
 
-    term = _read(_value_program, (expr,), ())[0]
+    term = _read(value_program, (expr,), ())[0]
     check_size(term, "the expression")
     return to_latex(term)
 
@@ -854,37 +824,37 @@ def simplify(expr):
 def differentiate(expr, wrt: str | Sequence[str]):
     """d^k expr / d wrt[0] ... d wrt[k-1] as a simplified Expression: one tape per
     variable, each reading the simplified formula of the step before."""
-    from .derivatives import _derivative_program
+    from .derivatives import derivative_program
 
     names = _wrt(expr, wrt)
     if not names:
         return simplify(expr)
     current = expr
     for k, name in enumerate(names, 1):
-        term = _read(_derivative_program, (current,), (name,))[1]
-        current = _expression(term, _partial_name(names[:k]), expr)
+        term = _read(derivative_program, (current,), (name,))[1]
+        current = _expression(term, derivative_name(names[:k]), expr)
     return current
 
 
 def gradient_formulas(expr, wrt: Sequence[str] | None = None) -> list:
     """[df/dx for x in wrt] (default: the expression's variables) as Expressions."""
-    from .derivatives import _gradient_program
+    from .derivatives import gradient_program
 
     names = _wrt(expr, wrt)
-    terms = _read(_gradient_program, (expr,), names)[1:]
+    terms = _read(gradient_program, (expr,), names)[1:]
     check_total(terms, "the gradient")
-    return [_expression(t, _partial_name((n,)), expr) for t, n in zip(terms, names)]
+    return [_expression(t, derivative_name((n,)), expr) for t, n in zip(terms, names)]
 
 
 def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
     """The Hessian's entries d2f/dx_i dx_j (rows and columns follow wrt) as Expressions."""
-    from .derivatives import _hessian_program
+    from .derivatives import hessian_program
 
     names = _wrt(expr, wrt)
     n = len(names)
-    terms = _read(_hessian_program, (expr,), names)[1 + n:]
+    terms = _read(hessian_program, (expr,), names)[1 + n:]
     check_total(terms, "the Hessian")
-    return [[_expression(terms[i * n + j], _partial_name((names[i], names[j])), expr)
+    return [[_expression(terms[i * n + j], derivative_name((names[i], names[j])), expr)
              for j in range(n)] for i in range(n)]
 
 
@@ -919,20 +889,15 @@ def derivative_tensor_formulas(expr, order: int, wrt: Sequence[str] | None = Non
 def jacobian_formulas(expressions: Sequence, wrt: Sequence[str] | None = None) -> list[list]:
     """[[dfi/dx for x in wrt] for fi in expressions] as Expressions (default wrt: every
     variable of the expressions, in order of first appearance)."""
-    from .derivatives import _jacobian_program
+    from .derivatives import jacobian_program
 
     exprs = tuple(expressions)
     default = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     names = default if wrt is None else _wrt(exprs[0] if exprs else None, wrt)
-    terms = _read(_jacobian_program, exprs, names)[len(exprs):]
+    terms = _read(jacobian_program, exprs, names)[len(exprs):]
     check_total(terms, "the Jacobian")
     n = len(names)
-    return [[_expression(terms[i * n + j], f"df{i + 1}/d{names[j]}", exprs[i])
+    return [[_expression(terms[i * n + j], derivative_name((names[j],), f"f{i + 1}"), exprs[i])
              for j in range(n)]
             for i in range(len(exprs))]
 
-
-def _partial_name(wrt: Sequence[str]) -> str:
-    """'df/dx', 'd2f/dxdy', as the CSV columns name derivatives."""
-    k = len(wrt)
-    return f"d{k if k > 1 else ''}f/" + "".join(f"d{n}" for n in wrt)

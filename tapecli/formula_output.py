@@ -8,35 +8,21 @@ ones the numeric output uses.
 
 from __future__ import annotations
 
-from itertools import groupby, product
+from itertools import product
 from typing import TextIO
 
-from . import formula
-from .commands import key_order
+from . import formats, formula
+from .commands import result
 from .jobs import CONSTANT, RESULT
+from .names import runs
 
-FORMATS = ("table", "json", "latex")
+FORMATS = tuple(f.name for f in formats.having("formulas"))
 
 
 def formulas(job) -> dict[str, object]:
-    """The job's results as nested lists of Expressions, keyed as `job.keys`."""
-    exprs, variables = job.expressions, list(job.variables)
-    out: dict[str, object] = {}
-    for key in job.keys:
-        if key == "value":
-            values = [e.simplify() for e in exprs]
-            out[key] = values if job.command.many else values[0]
-        elif key == "gradient":
-            out[key] = exprs[0].gradient_formulas(variables)
-        elif key == "hessian":
-            out[key] = exprs[0].hessian_formulas(variables)
-        elif key == "derivative":
-            out[key] = exprs[0].differentiate(list(job.wrt))
-        elif key == "jacobian":
-            out[key] = formula.jacobian_formulas(exprs, variables)
-        else:  # dKf: the tensor of order K
-            out[key] = formula.derivative_tensor_formulas(exprs[0], key_order(key), variables)
-    return out
+    """The job's results as nested lists of Expressions, keyed as `job.keys`: each
+    key's formula counterpart from its row (tapecli.commands.RESULTS)."""
+    return {key: result(key).formulas(job) for key in job.keys}
 
 
 def _flat(nested) -> list:
@@ -52,10 +38,11 @@ def _strings(nested):
 def _latex_names(job, key: str) -> list[str]:
     """\\frac{\\partial^{2} f}{\\partial x \\partial y} for each entry of `key`, row-major."""
     fs = [f"f_{{{i + 1}}}" for i in range(len(job.expressions))] if job.command.many else ["f"]
-    if key == "derivative":
-        sequences = [tuple(job.wrt)]
+    order = result(key).order
+    if order is None:  # one derivative along the whole sequence
+        sequences = [job.sequence]
     else:
-        sequences = list(product(job.variables, repeat=key_order(key)))
+        sequences = list(product(job.variables, repeat=order))
     return [_partial(f, wrt) for f in fs for wrt in sequences]
 
 
@@ -64,31 +51,36 @@ def _partial(f: str, wrt) -> str:
     if k == 0:
         return f
     top = r"\partial " + f if k == 1 else rf"\partial^{{{k}}} {f}"
-    runs = [(name, len(list(group))) for name, group in groupby(wrt)]
     bottom = " ".join(rf"\partial {formula.to_latex_name(n)}" + (f"^{{{m}}}" if m > 1 else "")
-                      for n, m in runs)
+                      for n, m in runs(wrt))
     return rf"\frac{{{top}}}{{{bottom}}}"
 
 
 def write_formulas(job, fmt: str, stream: TextIO) -> None:
-    """The formulas of `job` in `fmt`: table (`df/dx = ...` lines), json (the
-    single-point object with strings and no point) or latex ($$ ... $$ lines)."""
-    results = formulas(job)
-    if fmt == "json":
-        import json
+    """The formulas of `job` in `fmt`, a format with a formulas writer
+    (tapecli.formats): table (`df/dx = ...` lines), json (the single-point object
+    with strings and no point) or latex ($$ ... $$ lines)."""
+    formats.BY_NAME[fmt].writer("formulas")(job, formulas(job), stream)
 
-        obj = {}
-        for name, kind, constant in job.json_fields():
-            if kind == CONSTANT:
-                obj[name] = constant
-            elif kind == RESULT:
-                obj[name] = _strings(results[name])
-        stream.write(json.dumps(obj) + "\n")
-        return
+
+def write_json(job, results: dict, stream: TextIO) -> None:
+    import json
+
+    obj = {}
+    for name, kind, constant in job.json_fields():
+        if kind == CONSTANT:
+            obj[name] = constant
+        elif kind == RESULT:
+            obj[name] = _strings(results[name])
+    stream.write(json.dumps(obj) + "\n")
+
+
+def write_latex(job, results: dict, stream: TextIO) -> None:
     for key in job.keys:
-        entries = _flat(results[key])
-        if fmt == "latex":
-            names = _latex_names(job, key)
-            stream.writelines(f"$$ {n} = {e.latex()} $$\n" for n, e in zip(names, entries))
-        else:
-            stream.writelines(f"{n} = {e}\n" for n, e in zip(job.key_names(key), entries))
+        names = _latex_names(job, key)
+        stream.writelines(f"$$ {n} = {e.latex()} $$\n" for n, e in zip(names, _flat(results[key])))
+
+
+def write_table(job, results: dict, stream: TextIO) -> None:
+    for key in job.keys:
+        stream.writelines(f"{n} = {e}\n" for n, e in zip(job.key_names(key), _flat(results[key])))

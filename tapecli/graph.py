@@ -120,7 +120,7 @@ class _Builder:
         self._seen: dict[tuple, Node] = {}
         self._constants: dict[tuple, Node] = {}
 
-    def _const(self, value) -> Node:
+    def constant(self, value) -> Node:
         """One node per constant value (and dtype, and sign of zero), so CSE sees them equal."""
         value = np.asarray(value)
         key = (value.dtype.str, value.tobytes())
@@ -134,27 +134,20 @@ class _Builder:
         if node is None:  # a tensor made outside the captured ops: a constant
             if tensor._value.ndim:
                 raise NotCompilable("a non-scalar constant ties the graph to one shape")
-            node = self.nodes[tensor._id] = self._const(tensor._value)
+            node = self.nodes[tensor._id] = self.constant(tensor._value)
         return node
 
     def capture(self, prim, inputs, params, output) -> None:
         if not prim.elementwise:
             raise NotCompilable(f"{prim.name} is not elementwise")
-        self.nodes[output._id] = self._make(prim, [self.node_of(x) for x in inputs], params)
+        self.nodes[output._id] = self.make(prim, [self.node_of(x) for x in inputs], params)
 
-    def _make(self, prim, args: list[Node], params: dict) -> Node:
-        if prim is ops.ones_like:
-            return self._const(1.0)
-        if prim is ops.zeros_like:
-            return self._const(0.0)
-        if prim in (ops.identity, ops.stop_gradient):
-            return args[0]
+    def make(self, prim, args: list[Node], params: dict) -> Node:
         if self.fold and all(a.value is not None for a in args):
             with np.errstate(all="ignore"):
-                return self._const(prim.forward(*(a.value for a in args), **params))
-        rewrite = _ARITHMETIC_REWRITES.get(prim)
-        if rewrite is not None:
-            found = rewrite(self, args)
+                return self.constant(prim.forward(*(a.value for a in args), **params))
+        if prim.capture is not None:  # the row's exact rewrite (Primitive.capture)
+            found = prim.capture(self, args)
             if found is not None:
                 return found
         if prim is ops.pow and args[1].value is not None:
@@ -162,13 +155,13 @@ class _Builder:
             # x*x and x**-1 as 1/x (tests check plan and tape agree bit for bit).
             exponent = float(args[1].value)
             if exponent == 0.0:
-                return self._const(1.0)
+                return self.constant(1.0)
             if exponent == 1.0:
                 return args[0]
             if exponent == 2.0:
-                return self._make(ops.multiply, [args[0], args[0]], {})
+                return self.make(ops.multiply, [args[0], args[0]], {})
             if exponent == -1.0:
-                return self._make(ops.divide, [self._const(1.0), args[0]], {})
+                return self.make(ops.divide, [self.constant(1.0), args[0]], {})
         if prim is ops.where:
             if args[0].value is not None:
                 return args[1] if args[0].value else args[2]
@@ -189,18 +182,19 @@ class _Builder:
         return found
 
     def _new(self, node: Node) -> Node:
-        self._serial[id(node)] = len(self._serial)  # the order of making, for _make
+        self._serial[id(node)] = len(self._serial)  # the order of making, for make
         return node
 
-    # Exact rewrites of + - * / and negation; each returns None when none applies.
+    # Exact rewrites of + - * / and negation, which the rows of those ops name as
+    # their `capture`; each returns None when none applies.
     # Multiplying or dividing by 1 changes nothing; IEEE rounding is symmetric in
     # sign, so negations move out of products and quotients, cancel in pairs, and
     # turn a + (-b) into a - b.
-    def _negative(self, args: list[Node]) -> Node | None:
+    def negative(self, args: list[Node]) -> Node | None:
         a = args[0]
         return a.args[0] if a.prim is ops.negative else None
 
-    def _product(self, prim, args: list[Node]) -> Node | None:
+    def product(self, prim, args: list[Node]) -> Node | None:
         a, b = args
         if b.prim is not None and b.prim.boolean or a.prim is not None and a.prim.boolean:
             return None  # 1.0 * (x > 0) is a float, not the boolean
@@ -209,39 +203,32 @@ class _Builder:
         if prim is ops.multiply and _is_number(a, 1.0):
             return b
         if prim is ops.multiply and _is_number(a, -1.0):
-            return self._make(ops.negative, [b], {})
+            return self.make(ops.negative, [b], {})
         if a.prim is ops.negative or b.prim is ops.negative:
             inner = [x.args[0] if x.prim is ops.negative else x for x in (a, b)]
-            product = self._make(prim, inner, {})
+            product = self.make(prim, inner, {})
             if (a.prim is ops.negative) != (b.prim is ops.negative):
-                return self._make(ops.negative, [product], {})
+                return self.make(ops.negative, [product], {})
             return product
         return None
 
-    def _add(self, args: list[Node]) -> Node | None:
+    def add(self, args: list[Node]) -> Node | None:
         a, b = args
         if b.prim is ops.negative:
-            return self._make(ops.subtract, [a, b.args[0]], {})
+            return self.make(ops.subtract, [a, b.args[0]], {})
         if a.prim is ops.negative:
-            return self._make(ops.subtract, [b, a.args[0]], {})
+            return self.make(ops.subtract, [b, a.args[0]], {})
         return None
 
-    def _subtract(self, args: list[Node]) -> Node | None:
+    def subtract(self, args: list[Node]) -> Node | None:
         a, b = args
         if b.prim is ops.negative:
-            return self._make(ops.add, [a, b.args[0]], {})
+            return self.make(ops.add, [a, b.args[0]], {})
         if a.prim is ops.negative:  # -a - b = -(a + b)
-            return self._make(ops.negative, [self._make(ops.add, [a.args[0], b], {})], {})
+            return self.make(ops.negative, [self.make(ops.add, [a.args[0], b], {})], {})
         return None
 
 
-_ARITHMETIC_REWRITES: dict = {
-    ops.negative: _Builder._negative,
-    ops.multiply: lambda builder, args: builder._product(ops.multiply, args),
-    ops.divide: lambda builder, args: builder._product(ops.divide, args),
-    ops.add: _Builder._add,
-    ops.subtract: _Builder._subtract,
-}
 
 
 def _is_number(node: Node, number: float) -> bool:

@@ -38,7 +38,8 @@ class Job:
     `variables` are the names whose derivatives are reported (gradient order,
     Hessian axes, Jacobian columns); for `diff`, `wrt` is the sequence of
     differentiations. `inputs` are the names a point must give values for.
-    `order` is the --order the job keeps (None: none, or folded into `wrt`).
+    `order` is the --order the job keeps (None: none): for `diff`, how many
+    times to differentiate by its one `wrt` name (see `sequence`).
     """
 
     command: Command
@@ -85,6 +86,14 @@ class Job:
             else self.command
         return (_rebuild, (row, tuple(e.text for e in self.expressions), self.wrt, self.order))
 
+    @property
+    def sequence(self) -> tuple[str, ...]:
+        """The whole sequence of differentiations of `diff` (its JSON "wrt" and
+        its result's name): `wrt`, or its one name `order` times."""
+        if self.command.wrt_sequence and self.order is not None:
+            return self.wrt * self.order
+        return self.wrt
+
     # -- computing ------------------------------------------------------------
     @property
     def keys(self) -> tuple[str, ...]:
@@ -101,7 +110,7 @@ class Job:
 
     def key_names(self, key: str) -> list[str]:
         """The CSV columns of one result key: `df/dx`, `d2f/dxdy`, `df1/dx`, ..."""
-        return result_names(key, self.variables, self.wrt, self._expression_axis())
+        return result_names(key, self.variables, self.sequence, self._expression_axis())
 
     def column_names(self) -> list[str]:
         """CSV result columns of CLI.md, after any echoed input columns."""
@@ -127,7 +136,7 @@ class Job:
             else []
         fields += [("variables", CONSTANT, list(self.variables)), ("point", POINT, None)]
         if self.command.wrt_sequence:
-            fields.append(("wrt", CONSTANT, list(self.wrt)))
+            fields.append(("wrt", CONSTANT, list(self.sequence)))
         fields += [(key, RESULT, None) for key in self.keys]
         return fields
 

@@ -3,8 +3,9 @@
 One home for what the words of EXPRESSIONS.md mean: the builder of a parse
 (tapecli.expression) looks names up here, the drivers and the CLI check
 variable names here, and a printer (formulas, the tape listing) reads the
-operators' precedence ladder here. Adding a function to the language is its
-row in tapecli.ops plus its name in FUNCTIONS.
+operators' precedence ladder here. The words themselves are columns of the
+rows of tapecli.ops (`language`, `arity`, `aliases`, `operator`): adding a
+function to the language is its row there, and nothing here.
 """
 
 from __future__ import annotations
@@ -14,32 +15,22 @@ import re
 
 from . import ops
 from .errors import UsageError
+from .primitive import Primitive
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
-# name -> (op, number of arguments). One row per function of EXPRESSIONS.md.
-FUNCTIONS: dict[str, tuple] = {
-    **{name: (getattr(ops, name), 1) for name in (
-        "sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh exp expm1 log2 log10 "
-        "log1p sqrt cbrt abs sign sigmoid softplus relu").split()},
-    "log": (lambda x, base=None: ops.log(x) if base is None else ops.log_base(x, base), (1, 2)),
-    "pow": (ops.pow, 2),
-    "atan2": (ops.atan2, 2),
-    "hypot": (ops.hypot, 2),
-    "min": (ops.minimum, 2),
-    "max": (ops.maximum, 2),
-    # What formulas of the kinks' derivatives need (README, "Formulas").
-    "heaviside": (ops.heaviside, 1),
-    "ifzero": (ops.ifzero, 3),
-}
+# The words and operators of EXPRESSIONS.md, read off the rows of tapecli.ops.
+# name -> the row of the language's function of that name.
+PRIMITIVES: dict[str, Primitive] = {p.language: p for p in ops.PRIMITIVES if p.language}
+
+# name -> (what a call runs, number of arguments: a count or a tuple of counts).
+FUNCTIONS: dict[str, tuple] = {name: (p.call, p.arity) for name, p in PRIMITIVES.items()}
 
 # Names other tools use for our functions, too far apart for difflib to see.
-ALIASES = {"ln": "log", "sgn": "sign", "arcsin": "asin", "arccos": "acos",
-           "arctan": "atan", "arctan2": "atan2"}
+ALIASES = {alias: p.language for p in PRIMITIVES.values() for alias in p.aliases}
 
 # The grammar's operators (its `->` aliases) and the primitives they call.
-OPERATORS = {"add": ops.add, "sub": ops.subtract, "mul": ops.multiply, "div": ops.divide,
-             "pow": ops.pow, "neg": ops.negative}
+OPERATORS = {p.operator: p for p in ops.PRIMITIVES if p.operator}
 
 
 class Operator:

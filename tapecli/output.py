@@ -3,10 +3,11 @@ JSON, CSV or JSON lines.
 
 This module is the one home of number formatting (`number`: shortest
 round-trip, Python's float repr: `19.0`, `0.1`, `1e-300`, non-finite ones as
-`nan`, `inf`, `-inf`; `json_number`: non-finite as JSON null), of the format
-names (FORMATS) and of the terminal check. Every format of one point is built
-from the Job's own flattening (`columns`, `json_object`), which batch output
-shares, so the single point and the batch paths agree.
+`nan`, `inf`, `-inf`; `json_number`: non-finite as JSON null) and of the
+terminal check, and it holds the one-point writers that the format table
+(tapecli.formats) names. Every format of one point is built from the Job's own
+flattening (`columns`, `json_object`), which batch output shares, so the single
+point and the batch paths agree.
 """
 
 from __future__ import annotations
@@ -21,18 +22,17 @@ from typing import NamedTuple, TextIO
 
 import numpy as np
 
+from . import formats
 from .errors import DataError
 
-FORMATS = ("table", "csv", "json", "jsonl", "latex")  # --format of the computing commands
+FORMATS = formats.CHOICES  # --format of the computing commands
 
 
 def format_of_path(path: str | None) -> str | None:
-    """The format an output file's extension names (csv, jsonl, json, parquet), if any."""
-    if path in (None, "-"):
-        return None
-    lower = path.lower()
-    return next((e for e in ("csv", "jsonl", "json", "parquet") if lower.endswith("." + e)),
-                None)
+    """The results' format that an output file's extension names (.csv, .json,
+    .jsonl, .parquet: the formats with a point or batch writer), if any."""
+    found = formats.of_path(path, formats.having("point") + formats.having("batch"))
+    return found.name if found else None
 
 
 def number(x) -> str:
@@ -88,6 +88,14 @@ def is_terminal(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def stdin_is_piped() -> bool:
+    """Whether stdin is not a terminal, so that a batch may come on it (None:
+    stdin closed, `<&-`)."""
+    import sys
+
+    return sys.stdin is not None and not sys.stdin.isatty()
 
 
 def use_rich(stream: TextIO) -> bool:
@@ -266,24 +274,40 @@ def csv_text(job, result: Mapping, point: Mapping[str, float],
     return ",".join(header) + "\n" + ",".join(row) + "\n"
 
 
+def write_table(job, result: Mapping, point: Mapping[str, float], stream: TextIO,
+                echo: Mapping[str, float] | None = None) -> None:
+    """The table: rich on a terminal, aligned plain text otherwise."""
+    sections = result_sections(job, result, point)
+    if use_rich(stream):
+        render_rich(sections, stream)
+    else:
+        stream.write(render_plain(sections))
+
+
+def write_json(job, result: Mapping, point: Mapping[str, float], stream: TextIO,
+               echo: Mapping[str, float] | None = None) -> None:
+    stream.write(json_text(job, result, point))
+
+
+def write_jsonl(job, result: Mapping, point: Mapping[str, float], stream: TextIO,
+                echo: Mapping[str, float] | None = None) -> None:
+    stream.write(jsonl_text(job, result, point, echo))
+
+
+def write_csv(job, result: Mapping, point: Mapping[str, float], stream: TextIO,
+              echo: Mapping[str, float] | None = None) -> None:
+    stream.write(csv_text(job, result, point, echo))
+
+
 def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
                  stream: TextIO, echo: Mapping[str, float] | None = None) -> None:
-    """Write one point's result to `stream` in `fmt` (one of FORMATS); `echo`
-    (the --at values, with --keep-input) goes before the results in csv and jsonl."""
-    if fmt == "table":
-        sections = result_sections(job, result, point)
-        if use_rich(stream):
-            render_rich(sections, stream)
-        else:
-            stream.write(render_plain(sections))
-    elif fmt == "json":
-        stream.write(json_text(job, result, point))
-    elif fmt == "jsonl":
-        stream.write(jsonl_text(job, result, point, echo))
-    elif fmt == "csv":
-        stream.write(csv_text(job, result, point, echo))
-    else:
+    """Write one point's result to `stream` in `fmt` (a format with a point
+    writer); `echo` (the --at values, with --keep-input) goes before the results
+    in csv and jsonl."""
+    row = formats.BY_NAME.get(fmt)
+    if row is None or row.point is None:
         raise ValueError(f"unknown format {fmt!r}")
+    row.writer("point")(job, result, point, stream, echo)
 
 
 def write_to(path: str | None, write, stdout: TextIO | None, binary: bool = False) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from . import derivatives
 from .errors import TapecliError, UsageError
 from .expression import Expression, check_variable_name
+from .names import derivative_name
 from .output import number
 
 # Points when --points is not given: a file gets a smooth curve; the terminal
@@ -69,24 +70,6 @@ def _range_end(text: str, end: str) -> float:
     return value
 
 
-def curve_label(variable: str, order: int) -> str:
-    """The legend's name of a curve: `f`, `df/dx`, `d2f/dx2`, ..."""
-    if order == 0:
-        return "f"
-    if order == 1:
-        return f"df/d{variable}"
-    return f"d{order}f/d{variable}{order}"
-
-
-def column_name(variable: str, order: int) -> str:
-    """The CSV column of a curve: `f`, `df/dx`, `d2f/dxdx`, ... as every command
-    names a derivative (commands.derivative_name; imported from here, commands,
-    whose plot row calls this module, would make an import cycle)."""
-    if order == 0:
-        return "f"
-    return ("d" if order == 1 else f"d{order}") + "f/" + f"d{variable}" * order
-
-
 @dataclass(frozen=True)
 class Samples:
     """f and its first `order` derivatives by `variable` on the grid `x`.
@@ -105,10 +88,11 @@ class Samples:
         return len(self.curves) - 1
 
     def labels(self) -> list[str]:
-        return [curve_label(self.variable, k) for k in range(len(self.curves))]
+        """The curves' names (legend and CSV columns): `f`, `df/dx`, `d2f/dxdx`, `d3f/dx^3`."""
+        return [derivative_name([self.variable] * k) for k in range(len(self.curves))]
 
     def column_names(self) -> list[str]:
-        return [self.variable] + [column_name(self.variable, k) for k in range(len(self.curves))]
+        return [self.variable, *self.labels()]
 
     def subtitle(self) -> str:
         """The other variables' values, `y = 2.0, z = -1.0` (empty if there are none)."""

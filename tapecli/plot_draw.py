@@ -18,11 +18,13 @@ from typing import TextIO
 import numpy as np
 
 from .errors import DataError, TapecliError, UsageError
+from .formats import BY_NAME as BY_FORMAT
+from .formats import listing, of_path, plotted
 from .output import write_to
 from .plot import FILE_POINTS, POINTS_PER_COLUMN, Samples, drawable, view_range, write_csv
 
-IMAGE_FORMATS = ("png", "svg", "pdf")
 INSTALL = 'pip install "tapecli[plot]"'
+TERMINAL = "terminal"  # where a plot goes without --output: drawn on stdout
 
 # Plain mode: uniplot's box-drawing frame as ASCII, so that the picture is
 # plain characters through any pipe or encoding.
@@ -52,36 +54,42 @@ def _library(name: str):
 
 
 def image_format(path: str) -> str:
-    """`png`, `svg` or `pdf` from the file's extension; any other is a usage error."""
-    extension = os.path.splitext(path)[1].lower().lstrip(".")
-    if extension not in IMAGE_FORMATS:
+    """The picture format (png, svg, pdf: tapecli.formats) of the file's extension;
+    any other is a usage error."""
+    found = of_path(path, plotted("image"))
+    if found is None:
+        extension = os.path.splitext(path)[1].lower().lstrip(".")
         shown = f".{extension}" if extension else "no extension"
+        files = listing([e for f in plotted("image", "samples") for e in f.extensions])
         raise UsageError(f"--output {path}: {shown} is not a picture or CSV file "
-                         "(write .png, .svg, .pdf or .csv)")
-    return extension
+                         f"(write {files})")
+    return found.name
 
 
 # -- where the plot goes ---------------------------------------------------------------
 
 def target(output: str | None, fmt: str | None) -> str:
     """Where `--output` and `--format` send the plot: `terminal` (a drawing on
-    stdout), `csv` (the samples) or an image format (`png`, `svg`, `pdf`)."""
+    stdout), or the format of tapecli.formats it is written in: the samples
+    (csv) or a picture file (png, svg, pdf)."""
     path = None if output in (None, "-") else output
-    csv_file = path is not None and path.lower().endswith(".csv")
-    if fmt not in (None, "table", "csv"):
-        raise UsageError(f"--format {fmt}: plot draws (table, the default) or writes "
-                         "its samples (csv)")
-    if fmt == "csv" or csv_file:
-        if path is not None and not csv_file:
-            raise UsageError(f"--format csv does not match --output {path}")
-        if fmt == "table":
-            raise UsageError(f"--format table does not match --output {path}")
-        return "csv"
+    asked = BY_FORMAT.get(fmt) if fmt is not None else None
+    if fmt is not None and (asked is None or asked.plot is None):
+        choices = {f.plot: f.name for f in plotted("terminal", "samples")}
+        raise UsageError(f"--format {fmt}: plot draws ({choices['terminal']}, the default) "
+                         f"or writes its samples ({choices['samples']})")
+    by_path = of_path(path, plotted("samples"))
+    if (asked is not None and asked.plot == "samples") or by_path is not None:
+        if path is not None and by_path is None:
+            raise UsageError(f"--format {fmt} does not match --output {path}")
+        if asked is not None and asked.plot != "samples":
+            raise UsageError(f"--format {fmt} does not match --output {path}")
+        return by_path.name if by_path is not None else asked.name
     if path is None:
-        return "terminal"
+        return TERMINAL
     image = image_format(path)
-    if fmt == "table":
-        raise UsageError(f"--format table draws in the terminal; --output {path} "
+    if asked is not None:
+        raise UsageError(f"--format {fmt} draws in the terminal; --output {path} "
                          f"writes a {image.upper()} file: give one of them")
     return image
 
@@ -89,10 +97,10 @@ def target(output: str | None, fmt: str | None) -> str:
 def show(samples: Samples, where: str, output: str | None, stdout: TextIO) -> None:
     """Send the plot to `where` (see `target`): a file named `output`, or stdout."""
     path = None if output in (None, "-") else output
-    if where in IMAGE_FORMATS:
+    if where != TERMINAL and BY_FORMAT[where].plot == "image":
         write_image(samples, path)
         return
-    if where == "terminal":
+    if where == TERMINAL:
         text = terminal_text(samples, color=use_color(stdout))
         write = lambda stream: stream.write(text)  # noqa: E731
     else:
@@ -100,23 +108,28 @@ def show(samples: Samples, where: str, output: str | None, stdout: TextIO) -> No
     write_to(path, write, stdout)
 
 
-def run_plot(expression: str, over: str | None = None, order: int | None = None,
+def plot(request, expressions) -> None:
+    """`tapecli plot` (the row's body): `request` is the tapecli.run.Request,
+    `expressions` its one EXPR, parsed."""
+    run_plot(expressions[0], over=request.over, order=request.order, points=request.points,
+             point=request.point, fmt=request.fmt, output_path=request.output_path)
+
+
+def run_plot(expr, over: str | None = None, order: int | None = None,
              points: int | None = None, point: dict[str, float] | None = None,
              fmt: str | None = None, output_path: str | None = None,
              stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
-    """`tapecli plot`: check the options, sample, draw or write, then warn once
-    about the points where a curve is not finite."""
+    """Plot the Expression `expr`: check the options, sample, draw or write, then
+    warn once about the points where a curve is not finite."""
     import sys
 
-    from .parser import parse
     from .plot import parse_over, sample
 
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    expr = parse(expression)
     variable, start, stop = parse_over(over)
     where = target(output_path, fmt)
     if points is None:
-        points = default_points(to_terminal=where == "terminal")
+        points = default_points(to_terminal=where == TERMINAL)
     samples = sample(expr, variable, start, stop, points, 1 if order is None else order, point)
     show(samples, where, output_path, stdout)
     warning = samples.gap_warning()

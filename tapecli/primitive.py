@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .tensor import Tensor, Variable, constant
+from .tensor import Tensor, Variable, as_weak, constant, weak_dtype
 
 
 class _ThreadState(threading.local):
@@ -41,27 +41,69 @@ class Primitive:
     it can be recorded and differentiated again. `None` marks an input that has
     no gradient; a primitive without VJPs (a comparison) is never recorded.
 
-    Flags: `elementwise` (the op maps equal-shaped arrays entry by entry, so a
-    recorded graph of such ops runs on any batch shape), `boolean` (its result is
-    a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE arithmetic).
-    `taylor` is the forward Taylor-mode rule (see tapecli.taylor), set with
-    `deftaylor` beside `defvjp`; `ball` the ball-arithmetic rule (tapecli.ball_rules),
-    set with `defball`.
+    Every fact about the op is a column of its row (tapecli.ops), read by the
+    consumers of a recorded graph and by the language; no other module keeps a
+    list of primitives:
+
+    - flags: `elementwise` (the op maps equal-shaped arrays entry by entry, so a
+      recorded graph of such ops runs on any batch shape), `boolean` (its result
+      is a truth value), `commutative` (f(a, b) == f(b, a) exactly in IEEE);
+    - `taylor`: the forward Taylor-mode rule (tapecli.series), or a family's;
+      `ball`: the ball-arithmetic rule (tapecli.ball_rules), set with `defball`;
+    - `language`: its name in the expression language (None: not a word of it),
+      with `arity` (a count, or a tuple of allowed counts), `aliases` (other
+      tools' names for it, suggested on a miss) and `call` (what a call in the
+      language runs; default the op itself);
+    - `operator`: the grammar's alias when an operator means the op (`sub`);
+    - `latex`: how a formula prints a call: a command such as `\\sin` (then
+      `\\sin\\left(x\\right)`) or a function of the arguments' LaTeX;
+    - `capture`: an exact rewrite when a graph is captured (tapecli.graph): a
+      function of the graph's builder and the argument nodes, giving a node or
+      None (no rewrite applies);
+    - `formula`: how a formula reads the op (a function of a tapecli.formula
+      builder and the arguments' terms) when it is arithmetic, not a call;
+      `condition`: for a comparison, (test, compare q - p instead of p - q,
+      swap the branches) as a formula reads `where(p < q, a, b)`;
+    - `exact`: float64 computes it exactly, or tapecli.accuracy can check at a
+      point that it did (a sum by two-sum, a product by its error term);
+    - `api`: where the public API shows it (`"{}"`: tapecli.NAME, `"math.{}"`:
+      tapecli.math.NAME; a string without braces is a path of its own).
     """
 
     __slots__ = ("name", "forward", "vjps", "scalar", "taylor", "ball", "elementwise",
-                 "boolean", "commutative")
+                 "boolean", "commutative", "language", "arity", "aliases", "call",
+                 "operator", "latex", "capture", "formula", "condition", "api", "exact")
 
     def __init__(self, name: str, forward: Callable, scalar: Callable | None = None, *,
-                 elementwise: bool = True, boolean: bool = False, commutative: bool = False):
+                 elementwise: bool = True, boolean: bool = False, commutative: bool = False,
+                 taylor: Callable | None = None, ball: Callable | None = None,
+                 language: str | None = None, arity: int | tuple[int, ...] | None = None,
+                 aliases: tuple[str, ...] = (), call: Callable | None = None,
+                 operator: str | None = None, latex: str | Callable | None = None,
+                 capture: Callable | None = None, formula: Callable | None = None,
+                 condition: tuple | None = None, api: tuple[str, ...] = (),
+                 exact: bool = False):
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
-        self.taylor: Callable | None = None
-        self.ball: Callable | None = None
+        self.taylor = taylor
+        self.ball = ball
         self.elementwise = elementwise
         self.boolean = boolean
         self.commutative = commutative
+        self.language = language
+        self.arity = arity if arity is not None or language is None else 1
+        self.aliases = aliases
+        self.call = call if call is not None else self
+        self.operator = operator
+        if latex is None and language is not None:
+            latex = rf"\operatorname{{{language}}}"
+        self.latex = latex
+        self.capture = capture
+        self.formula = formula
+        self.condition = condition
+        self.api = api
+        self.exact = exact
         # float -> float for the one-point fast path. It must agree with `forward`
         # to the last bit, so by default a ufunc is called on the float itself:
         # libm's math.exp and numpy's np.exp differ in the last place now and then.
@@ -83,7 +125,7 @@ class Primitive:
     def __call__(self, *args, **params) -> Tensor:
         memo = state.memo
         if memo is None:
-            inputs = tuple(_input(a) for a in args)
+            inputs = _inputs(args)
         else:
             # Inside tapecli.tape.shared_subexpressions(): the same op on the same
             # inputs gives the same tensor, computed and recorded once.
@@ -96,7 +138,10 @@ class Primitive:
                 found = key = None
             if found is not None:
                 return found
-        value = self.forward(*(x._value for x in inputs), **params)
+        # Overflow gives inf and 0/0 nan silently, as in TensorFlow: numpy's
+        # RuntimeWarnings would point at this line, not at the user's code.
+        with np.errstate(all="ignore"):
+            value = self.forward(*(x._value for x in inputs), **params)
         output = Tensor(value if type(value) is np.ndarray else np.asarray(value))
         if self.vjps and state.tapes:
             record(self, inputs, params, output)
@@ -126,11 +171,23 @@ def _constant_in(memo: dict, number) -> Tensor:
     key = ("constant", float(number).hex())  # hex keeps -0.0 apart from 0.0
     found = memo.get(key)
     if found is None:
-        found = memo[key] = constant(number)
+        found = memo[key] = constant(float(number))
     return found
 
 
-def _input(value) -> Tensor:
+def _inputs(args: tuple) -> tuple[Tensor, ...]:
+    """The op's arguments as tensors: numbers, lists and arrays take the dtype of
+    the tensors beside them (tensor.as_weak), so float32 stays float32."""
+    for a in args:
+        if type(a) is not Tensor:
+            break
+    else:
+        return args
+    like = weak_dtype(args)
+    return tuple(_input(a, like) for a in args)
+
+
+def _input(value, like=None) -> Tensor:
     if type(value) is Tensor:
         return value
     if type(value) is Variable:
@@ -140,4 +197,4 @@ def _input(value) -> Tensor:
         return value._read()
     if isinstance(value, Tensor):
         return value
-    return constant(value)
+    return Tensor(as_weak(value, like))

@@ -124,6 +124,24 @@ def multiply(K, ans, a, b):
     return _with_value(out, ans)
 
 
+def _multiply_some(K, keep, ans, a, b):
+    """Coefficients `keep` of the product alone, (len(keep), ...): what an output
+    node needs (an order-K derivative reads coefficients 0 and K), one einsum
+    each, the sums in the order `multiply` takes them, so the same bits."""
+    if len(a) == 1 or len(b) == 1 or a.ndim == b.ndim == 1:  # cheap already
+        return pad(multiply(K, ans, a, b), K + 1)[list(keep)]
+    out = np.empty((len(keep),) + np.broadcast_shapes(a.shape[1:], b.shape[1:]))
+    for i, k in enumerate(keep):
+        if k == 0 and ans is not None:
+            out[i] = ans
+        else:
+            _conv(a, b, k, max(0, k - len(b) + 1), min(k, len(a) - 1), (out, i))
+    return out
+
+
+multiply.some = _multiply_some  # tapecli.taylor takes it for an output no op reads
+
+
 def square(K, ans, u):
     return multiply(K, ans, u, u)
 
@@ -143,24 +161,41 @@ def divide(K, ans, a, b):
 
 # ---- exp and its relatives: v' = w u' ---------------------------------------------------
 def _linear_powers(K: int, u: np.ndarray) -> np.ndarray:
-    """For u = u0 + u1 t (a variable along a direction): u1**k / k!, k = 0..K."""
+    """For u = u0 + u1 t (a variable along a direction): u1**k / k!, k = 0..K.
+
+    A direction's slope is one number for every row (axis 1), so where u1 is the
+    same in all rows the K products are taken once, on the first row, and the
+    powers broadcast over the rows: the same IEEE quotients and products (in
+    Python floats for a single slope), so the same bits as row by row, with K
+    passes over the rows saved."""
+    if u.ndim > 1 and u.shape[1] > 1 and (u[1] == u[1, :1]).all():
+        return _linear_powers(K, u[:, :1])
+    if u[1].size == 1:
+        slope, power, powers = float(u[1].flat[0]), 1.0, [1.0]
+        for k in range(1, K + 1):
+            power *= slope / k
+            powers.append(power)
+        return np.array(powers).reshape((K + 1,) + (1,) * (u.ndim - 1))
     w = np.empty((K + 1,) + u.shape[1:])
     w[0] = 1.0
     np.divide(u[1], np.arange(1.0, K + 1).reshape((-1,) + (1,) * (u.ndim - 1)), out=w[1:])
-    if u.ndim == 1:
-        return np.cumprod(w)
     for k in range(2, K + 1):  # numpy's cumprod along the outer axis is slower
         np.multiply(w[k - 1], w[k], out=w[k])
     return w
 
 
-def _cyclic(K: int, p: np.ndarray, values) -> np.ndarray:
-    """p_k * values[k % len(values)]: the series of exp, sin, cos, sinh, cosh of
-    a linear argument, whose derivatives repeat (sin, cos, -sin, -cos, ...)."""
+def _cyclic(K: int, p: np.ndarray, values, signs=(1.0,)) -> np.ndarray:
+    """p_k * signs[r] * values[r], r = k % len(values): the series of exp, sin, cos,
+    sinh, cosh of a linear argument, whose derivatives repeat (sin, cos, -sin,
+    -cos, ...). A sign goes on whichever factor is smaller (exact either way)."""
     out = np.empty((K + 1,) + np.broadcast_shapes(p.shape[1:], *(np.shape(x) for x in values)))
     n = len(values)
-    for r, x in enumerate(values):
-        np.multiply(p[r::n], x, out=out[r::n])
+    small = p.ndim == 1 or p.shape[1] == 1
+    for r, (x, sign) in enumerate(zip(values, signs * n)):
+        pr = p[r::n]
+        if sign != 1.0:
+            pr, x = (pr * sign, x) if small else (pr, x * sign)
+        np.multiply(pr, x, out=out[r::n])
     return out
 
 
@@ -183,34 +218,36 @@ def expm1(K, ans, u):
     return _with_value(v, ans)
 
 
-def _sin_cos(K, s0, c0, u, sign):
-    """sin and cos (sign -1) or sinh and cosh (sign +1) together: s' = c u', c' = sign s u'."""
+def _sin_cos(K, s0, c0, u, sign, want):
+    """sin and cos (sign -1) or sinh and cosh (sign +1): s' = c u', c' = sign s u'.
+    Returns series `want` (0: s, 1: c); a linear argument takes the closed form
+    of that one alone, other arguments the recurrence, which needs both."""
     if len(u) == 2:
-        p = _linear_powers(K, u)
-        cycle = (s0, c0, sign * s0, sign * c0)
-        return _cyclic(K, p, cycle), _cyclic(K, p, cycle[1:] + cycle[:1])
+        cycle, signs = (s0, c0, s0, c0), (1.0, 1.0, sign, sign)
+        return _cyclic(K, _linear_powers(K, u), cycle[want:] + cycle[:want],
+                       signs[want:] + signs[:want])
     s, c, ju, du = _new(K, s0), _new(K, c0), _ramp(u), len(u) - 1
     for k in range(1, K + 1):
         m = min(k, du)
         _conv(ju, c, k, 1, m, (s, k), 1.0 / k)
         _conv(ju, s, k, 1, m, (c, k), sign / k)
-    return s, c
+    return (s, c)[want]
 
 
 def sin(K, ans, u):
-    return _sin_cos(K, ans, np.cos(u[0]), u, -1.0)[0]
+    return _sin_cos(K, ans, np.cos(u[0]), u, -1.0, 0)
 
 
 def cos(K, ans, u):
-    return _sin_cos(K, np.sin(u[0]), ans, u, -1.0)[1]
+    return _sin_cos(K, np.sin(u[0]), ans, u, -1.0, 1)
 
 
 def sinh(K, ans, u):
-    return _sin_cos(K, ans, np.cosh(u[0]), u, 1.0)[0]
+    return _sin_cos(K, ans, np.cosh(u[0]), u, 1.0, 0)
 
 
 def cosh(K, ans, u):
-    return _sin_cos(K, np.sinh(u[0]), ans, u, 1.0)[1]
+    return _sin_cos(K, np.sinh(u[0]), ans, u, 1.0, 1)
 
 
 def _riccati(K, ans, u, w0, next_w):

@@ -10,6 +10,7 @@ for second and higher derivatives.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable
 from enum import Enum
 from typing import NamedTuple
@@ -103,14 +104,19 @@ class GradientTape:
             if not isinstance(t, Tensor):
                 raise TypeError(f"can only watch tensors, not {type(t).__name__}")
             if t.dtype.kind != "f":
-                raise TypeError(f"cannot watch a tensor of dtype {t.dtype}: "
-                                "gradients need floating point")
+                # As TensorFlow: a warning, and the tensor's gradient is None.
+                warnings.warn(f"The dtype of the watched tensor must be floating "
+                              f"(e.g. tf.float32), got {t.dtype}: it is not watched",
+                              stacklevel=2)
+                continue
             self._watch_one(t)
 
     def _record(self, primitive, inputs: tuple[Tensor, ...], params: dict,
                 output: Tensor) -> None:
-        """Keep the op if it reads a watched tensor (the dispatcher calls this)."""
-        if self._paused:
+        """Keep the op if it reads a watched tensor (the dispatcher calls this).
+
+        An integer or boolean result is not kept: no gradient flows through it."""
+        if self._paused or output._value.dtype.kind != "f":
             return
         connected = self._connected
         for x in inputs:
@@ -175,7 +181,7 @@ class GradientTape:
         size = int(np.prod(target.shape))
         rows: list[list] = [[] for _ in flat_sources]
         for k in range(size):
-            seed = np.zeros(size)
+            seed = np.zeros(size, _float_dtype(target))
             seed[k] = 1.0
             adjoints = self.backward([target], [constant(seed.reshape(target.shape))],
                                       flat_sources)
@@ -203,7 +209,7 @@ class GradientTape:
         size = int(np.prod(inner))
         columns = []
         for k in range(size):
-            seed = np.zeros((batch, size))
+            seed = np.zeros((batch, size), _float_dtype(target))
             seed[:, k] = 1.0
             adjoints = self.backward([target], [constant(seed.reshape(target.shape))],
                                       [source])
@@ -287,6 +293,11 @@ def _accumulate(adjoints: dict[int, Tensor], key: int, contribution: Tensor | No
     previous = adjoints.get(key)
     # A recorded add, never += in place: an outer tape may be watching both terms.
     adjoints[key] = contribution if previous is None else _ops.add(previous, contribution)
+
+
+def _float_dtype(target: Tensor) -> np.dtype:
+    # Seeds of the target's own float type, so float32 Jacobians stay float32.
+    return target.dtype if target.dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _as_tensor(value) -> Tensor:

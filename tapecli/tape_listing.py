@@ -171,3 +171,25 @@ def listing_json(listing: TapeListing) -> str:
             obj["output"] = True
         nodes.append(obj)
     return json.dumps(nodes, allow_nan=False) + "\n"
+
+
+def trace(request, expressions) -> None:
+    """`tapecli trace` (the row's body): the tape of one point as a listing, table
+    or JSON, on stdout or --output. `request` is the tapecli.run.Request,
+    `expressions` its one EXPR, parsed."""
+    import sys
+
+    from .derivatives import point_for
+    from .output import stdin_is_piped, write_to
+
+    expr = expressions[0]
+    try:
+        at = point_for(expr.variables, request.point or {})
+    except DataError as e:
+        if request.point is None and stdin_is_piped():
+            raise DataError(f"{e} (trace shows the tape of one point; it does not read "
+                            "a batch from stdin)") from None
+        raise
+    listing = list_tape(expr, at, request.wrt)
+    text = listing_json(listing) if request.fmt == "json" else listing_text(listing)
+    write_to(request.output_path, lambda stream: stream.write(text), sys.stdout)

@@ -112,7 +112,7 @@ def test_csv_writes_non_finite_numbers_as_nan_inf():
 def test_diff_and_jacobian_tables():
     job = Job.create("diff", [tapecli.parse("x**3")], ["x"], 3)  # d³x³/dx³ = 6
     text = output.render_plain(output.result_sections(job, job.compute({"x": 2.0}), {"x": 2.0}))
-    assert "d3f/dxdxdx  6.0\n" in text
+    assert "d3f/dx^3    6.0\n" in text
     job = Job.create("jacobian", [tapecli.parse("x*y"), tapecli.parse("x-y")])
     point = {"x": 2.0, "y": 3.0}
     text = output.render_plain(output.result_sections(job, job.compute(point), point))

@@ -104,3 +104,104 @@ def test_no_module_but_the_table_knows_the_set_of_primitives():
     for path in PACKAGE.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "frozenset({ops." not in text and "frozenset({\n    ops." not in text, path.name
+
+
+# ---- one table of primitives: every list of names is read off the rows ------------------------
+def _rows():
+    from tapecli import ops
+
+    return ops.PRIMITIVES
+
+
+def test_the_languages_words_are_the_rows_language_names():
+    from tapecli import language
+
+    rows = _rows()
+    assert set(language.FUNCTIONS) == {p.language for p in rows if p.language}
+    for name, (call, arity) in language.FUNCTIONS.items():
+        row = language.PRIMITIVES[name]
+        assert row.language == name and call is row.call and arity == row.arity
+    assert language.ALIASES == {a: p.language for p in rows if p.language for a in p.aliases}
+    assert language.OPERATORS == {p.operator: p for p in rows if p.operator}
+
+
+def test_the_public_namespaces_are_the_rows_api():
+    from tapecli import ops
+
+    for namespace, module in (("", tapecli), ("math", tapecli.math), ("nn", tapecli.nn),
+                              ("linalg", tapecli.linalg)):
+        for name, thing in ops.public(namespace).items():
+            assert getattr(module, name) is thing, (namespace, name)
+    assert set(ops.public()) <= set(tapecli.__all__)
+    every_row_with_api = {p for p in _rows() if p.api}
+    # Some rows show only under a namespace, as TensorFlow has them (tf.math.is_nan).
+    shown = {thing for namespace in ("", "math", "nn", "linalg")
+             for thing in ops.public(namespace).values()}
+    assert every_row_with_api <= shown
+
+
+def test_every_language_function_has_a_taylor_rule_latex_and_a_formula_reading():
+    from tapecli import formula, language
+
+    for name, row in language.PRIMITIVES.items():
+        assert row.taylor is not None, name
+        assert row.latex is not None, name
+        n = max(row.arity) if isinstance(row.arity, tuple) else row.arity
+        text = f"{name}({', '.join(['x', 'y', 'z'][:n])})"
+        assert formula.to_latex(formula.from_graph(*_value_graph(text))[0])
+
+
+def _value_graph(text):
+    from tapecli.derivatives import recorded_graph, value_program
+
+    expr = tapecli.parse(text)
+    return recorded_graph(value_program, (expr,), ())
+
+
+def _names_in(node: ast.AST) -> list[str]:
+    """The words a literal lists: its strings (split at spaces) and ops.NAME references."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.split()
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id == "ops":
+        return ["ops." + node.attr]
+    return []
+
+
+def kept_lists(path: Path) -> list[str]:
+    """Literal collections in `path` that list three or more of the language's
+    functions or two or more rows of the op table: a list of primitives kept
+    apart from the rows."""
+    from tapecli import language, ops
+
+    words = set(language.FUNCTIONS) - {"pow", "max", "min", "abs", "log", "exp"}  # everyday words
+    rows = {f"ops.{name}" for name, value in vars(ops).items()
+            if isinstance(value, ops.Primitive)}
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = node.elts
+        elif isinstance(node, ast.Dict):
+            items = [k for k in node.keys if k is not None]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            items = [node]
+        else:
+            continue
+        listed = [w for item in items for w in _names_in(item)]
+        if len({w for w in listed if w in words}) >= 3 or len({w for w in listed if w in rows}) >= 2:
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_no_module_but_the_table_keeps_a_list_of_primitives_or_function_names():
+    for path in sorted(PACKAGE.glob("*.py")):
+        if path.name in ("ops.py", "series.py", "ball_rules.py"):  # the rows and their rules
+            continue
+        assert kept_lists(path) == []
+
+
+def test_the_list_finder_sees_a_list_of_names_and_of_rows(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('NAMED = {"sin", "cos", "tanh"}\nARITH = {ops.add: 1, ops.divide: 2}\n'
+                      'WORDS = "sinh cosh atanh".split()\nFINE = ("sin", "x")\n')
+    assert kept_lists(module) == ["m.py:1", "m.py:2", "m.py:3"]
