@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from . import arrow_kernels as ak
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, listing
 
 CSV_BLOCK_BYTES = 1 << 20
 # Rows per block: evaluation and output take memory in proportion to rows times
@@ -135,8 +135,8 @@ def _stdin():
 
 def _missing_columns_error(missing: list[str], header: Sequence[str]) -> DataError:
     noun = "column" if len(missing) == 1 else "columns"
-    return DataError(f"no {noun} named {', '.join(missing)} in the input "
-                     f"(its header has: {', '.join(header)})")
+    return DataError(f"no {noun} named {listing(missing)} in the input "
+                     f"(its header has: {listing(header)})")
 
 
 def _check_unique(names: Sequence[str], wanted: Sequence[str], why: str) -> None:
@@ -551,22 +551,31 @@ class ParquetReader:
 
         self.name, self.variables, self.echo = path, tuple(variables), echo
         self.max_rows = max_rows
+        self._handle = None
         try:
+            if isinstance(path, str):
+                # Opened by Python, not by pyarrow: any name the OS takes (pyarrow
+                # cannot encode a name that is not valid UTF-8).
+                self._handle = path = open(path, "rb")
             # pre_buffer reads ahead without bound (the whole file, by pyarrow 26):
             # row group by row group keeps memory flat and is no slower.
             self._file = pq.ParquetFile(path, pre_buffer=False)
         except FileNotFoundError:
-            raise UsageError(f"--input {path}: no such file") from None
+            raise UsageError(f"--input {self.name}: no such file") from None
         except OSError as e:
+            self._close_handle()
             if e.errno is not None:  # the system's refusal: a permission, a directory
-                raise UsageError(f"--input {path}: {e.strerror or e}") from None
-            raise DataError(f"{path} is not a readable Parquet file: {_first_line(e)}") from None
+                raise UsageError(f"--input {self.name}: {e.strerror or e}") from None
+            raise DataError(f"{self.name} is not a readable Parquet file: "
+                            f"{_first_line(e)}") from None
         except pa.ArrowException as e:
-            raise DataError(f"{path} is not a readable Parquet file: {_first_line(e)}") from None
+            self._close_handle()
+            raise DataError(f"{self.name} is not a readable Parquet file: "
+                            f"{_first_line(e)}") from None
         try:
             self._read_schema(echo)
         except BaseException:
-            self._file.close()
+            self.close()
             raise
 
     def _read_schema(self, echo: str | None) -> None:
@@ -637,7 +646,14 @@ class ParquetReader:
             start += size
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        finally:
+            self._close_handle()
+
+    def _close_handle(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
     def parse(self, block: Block) -> Rows:
         batch = block.data

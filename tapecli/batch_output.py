@@ -25,11 +25,15 @@ from .errors import DataError, UsageError
 from .jobs import CONSTANT, POINT
 from .formats import BY_NAME as BY_FORMAT
 from .formats import having, listing
-from .output import format_of_path
+from .output import NewFile, format_of_path
 
 # pyarrow writes floats in positional notation, without a point when integral,
 # below this magnitude; exponent notation (with an 'e') from it on.
 _POSITIONAL_BELOW = 1e10
+# The widest Parquet output: pyarrow's writer takes about 10 KB per column, and
+# where an allocation fails (100,000 columns under a memory limit) it aborts the
+# process in C++ (std::bad_alloc), which no handler can turn into a message.
+MAX_PARQUET_COLUMNS = 20_000
 _PLAIN_CSV = pa_csv.WriteOptions(include_header=False, quoting_style="none")
 
 
@@ -245,7 +249,7 @@ class ParquetOutput:
     """Parquet: the echoed input columns with their types, then float64 results;
     one row group per block."""
 
-    def __init__(self, path: str, job, echo: str | None, reader):
+    def __init__(self, path: str, job, echo: str | None, reader, replace: bool = True):
         import pyarrow.parquet as pq
 
         self.job, self.echo = job, echo
@@ -260,11 +264,22 @@ class ParquetOutput:
                                 "result column; Parquet needs distinct column names")
             raise DataError(f"the result column {name!r} would appear twice (--wrt names a "
                             "variable twice?); Parquet needs distinct column names")
+        if len(fields) > MAX_PARQUET_COLUMNS:  # past it pyarrow's writer may abort the process
+            raise DataError(f"--output {path}: {len(fields):,} columns; a Parquet output holds "
+                            f"at most {MAX_PARQUET_COLUMNS:,} (its writer needs memory for "
+                            "each): write CSV or JSON lines, or leave out --keep-input")
         self.schema = pa.schema(fields)
+        # Opened by Python, not by pyarrow: any name the OS takes (invalid UTF-8
+        # too), replaced whole when closed.
         try:
-            self._writer = pq.ParquetWriter(path, self.schema)
+            self._file = NewFile(path) if replace else open(path, "wb")
         except OSError as e:
             raise DataError(f"--output {path}: {e.strerror or e}") from None
+        try:
+            self._writer = pq.ParquetWriter(self._file, self.schema)
+        except BaseException:
+            self._file.close()
+            raise
 
     def start(self) -> None:
         pass
@@ -279,20 +294,26 @@ class ParquetOutput:
             self._writer.write_table(payload)
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
 
 
-def open_output(output: str | None, fmt: str, job, echo: str | None, reader, stdout):
+def open_output(output: str | None, fmt: str, job, echo: str | None, reader, stdout,
+                replace: bool = True):
     """The writer for `output` (None or "-": `stdout`) in format `fmt`, the batch
     writer of its row in tapecli.formats: a text writer gets a stream, Parquet's
-    (which writes no text) the path."""
+    (which writes no text) the path. A file is replaced whole when the writer
+    closes (output.NewFile), unless `replace` is False (a Dask part, which has a
+    temporary name of its own)."""
     kind = BY_FORMAT[fmt].writer("batch")
     if not issubclass(kind, _TextOutput):
-        return kind(output, job, echo, reader)
+        return kind(output, job, echo, reader, replace)
     if output is None or output == "-":
         return kind(stdout, job, echo, reader)
     try:
-        stream = open(output, "wb")
+        stream = NewFile(output) if replace else open(output, "wb")
     except OSError as e:
         raise DataError(f"--output {output}: {e.strerror or e}") from None
     return kind(stream, job, echo, reader, owned=True)

@@ -23,7 +23,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, listing
 from .jobs import Job
 from .parser import parse
 
@@ -79,8 +79,8 @@ def _check_columns(ddf: dd.DataFrame, variables: Sequence[str]) -> None:
     missing = [v for v in variables if v not in columns]
     if missing:
         noun = "column" if len(missing) == 1 else "columns"
-        raise DataError(f"no {noun} named {', '.join(missing)} in the dask DataFrame "
-                        f"(its columns: {', '.join(map(str, columns))})")
+        raise DataError(f"no {noun} named {listing(missing)} in the dask DataFrame "
+                        f"(its columns: {listing(map(str, columns))})")
     for v in variables:
         dtype = ddf.dtypes[v]
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):

@@ -58,6 +58,22 @@ def excerpt(text: str, column: int, width: int = _EXCERPT_WIDTH) -> tuple[str, i
     return shown, caret
 
 
+def readable(text: str) -> str:
+    """A name for a message: as it is when every character prints, else quoted
+    with escapes (a NUL in a header name is 'x\\x00', not an invisible byte)."""
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
+
+
+def listing(names, most: int = 10) -> str:
+    """Names for a message, `a, b, c`: each readable, and past `most` the first
+    ones and a count (a 100,000-column header is not a 789 KB line)."""
+    names = list(names)
+    shown = ", ".join(readable(str(n)) for n in names[:most])
+    if len(names) > most:
+        shown += f", ... ({len(names):,} in all)"
+    return shown
+
+
 class DataError(TapecliError):
     """The data is wrong: a variable without a value, a malformed row, a domain
     error in strict mode (exit status 1)."""

@@ -48,6 +48,18 @@ _NEGATION, _POWER = PRECEDENCE["neg"].precedence, PRECEDENCE["pow"].precedence
 # More nodes than this (counted as the printed tree, shared parts once per use)
 # would print pages: refuse with a message instead.
 MAX_SIZE = 20_000
+# A term built larger than this (its printed tree) stops the conversion at once:
+# a derivative that grows as n**2 (sin nested 2,000 deep) is refused before it
+# takes minutes and gigabytes. Larger than MAX_SIZE, as a sum may shrink when
+# its terms cancel.
+BUILD_LIMIT = 4 * MAX_SIZE
+# Steps (interned lookups) one conversion may take: gathering like terms in sums
+# of products of sums (the Hessian of (x+1)*(x+2)*...*(x+40)) takes n**4 of them,
+# about 50,000 a second. Past this, a usage error rather than minutes of work.
+WORK_LIMIT = 300_000
+# The formulas of one result (a Hessian, a Jacobian, a tensor) in all: each entry
+# may be small and n**2 of them still print megabytes (and take minutes to simplify).
+MAX_TOTAL = 5 * MAX_SIZE
 
 
 class FormulaError(UsageError):
@@ -63,10 +75,13 @@ class Term:
     pairs); CALL: `name` of a language function applied to `items`.
     """
 
-    __slots__ = ("kind", "value", "name", "items", "__weakref__")
+    __slots__ = ("kind", "value", "name", "items", "size", "__weakref__")
 
     def __init__(self, kind: str, value=None, name=None, items=()):
         self.kind, self.value, self.name, self.items = kind, value, name, items
+        # The printed tree's nodes, a shared node counted at each use (capped, so
+        # that a tree exponentially larger than its graph stays a small number).
+        self.size = min(1 + sum(c.size for c in self.children()), 2 * BUILD_LIMIT)
 
     def __repr__(self) -> str:
         return f"<Term {to_text(self)}>"
@@ -92,11 +107,20 @@ class Builder:
 
     def __init__(self):
         self._interned: dict[tuple, Term] = {}
+        self._steps = 0
 
     def _intern(self, key: tuple, make) -> Term:
+        self._steps += 1
+        if self._steps > WORK_LIMIT:
+            raise FormulaError(f"simplifying the formulas takes more than {WORK_LIMIT:,} "
+                               "steps; ask for numbers (--at) instead, or a lower order")
         found = self._interned.get(key)
         if found is None:
-            found = self._interned[key] = make()
+            found = make()
+            if found.size > BUILD_LIMIT:
+                raise FormulaError(f"a formula grows past {BUILD_LIMIT:,} terms while it is "
+                                   "built; ask for numbers (--at) instead, or a lower order")
+            self._interned[key] = found
         return found
 
     def number(self, value: float) -> Term:
@@ -492,10 +516,16 @@ def postorder(root: Term) -> list[Term]:
 
 def size(root: Term) -> int:
     """The number of nodes of the printed tree (a shared node counts at each use)."""
-    sizes: dict[int, int] = {}
-    for t in postorder(root):
-        sizes[id(t)] = 1 + sum(sizes[id(c)] for c in t.children())
-    return sizes[id(root)]
+    return root.size
+
+
+def check_total(terms: Sequence[Term], what: str) -> None:
+    """Refuse the formulas of a whole result past MAX_TOTAL terms, before each
+    is printed and read back."""
+    total = sum(t.size for t in terms)
+    if total > MAX_TOTAL:
+        raise FormulaError(f"the formulas of {what} have more than {MAX_TOTAL:,} terms in all "
+                           f"({len(terms):,} formulas); ask for numbers (--at) instead")
 
 
 def check_size(root: Term, what: str) -> None:
@@ -812,6 +842,7 @@ def gradient_formulas(expr, wrt: Sequence[str] | None = None) -> list:
 
     names = _wrt(expr, wrt)
     terms = _read(gradient_program, (expr,), names)[1:]
+    check_total(terms, "the gradient")
     return [_expression(t, derivative_name((n,)), expr) for t, n in zip(terms, names)]
 
 
@@ -822,6 +853,7 @@ def hessian_formulas(expr, wrt: Sequence[str] | None = None) -> list[list]:
     names = _wrt(expr, wrt)
     n = len(names)
     terms = _read(hessian_program, (expr,), names)[1 + n:]
+    check_total(terms, "the Hessian")
     return [[_expression(terms[i * n + j], derivative_name((names[i], names[j])), expr)
              for j in range(n)] for i in range(n)]
 
@@ -832,12 +864,18 @@ def derivative_tensor_formulas(expr, order: int, wrt: Sequence[str] | None = Non
     names = _wrt(expr, wrt)
     n = len(names)
     found: dict[tuple, object] = {(): expr}
+    total = [0]
 
     def entry(index: tuple):
         key = tuple(sorted(index))
         for k in range(1, len(key) + 1):
             if key[:k] not in found:
                 found[key[:k]] = differentiate(found[key[:k - 1]], names[key[k - 1]])
+        # Each entry is printed, repeats too: n**order of them in all.
+        total[0] += len(found[key].text)
+        if total[0] > 8 * MAX_TOTAL:  # as characters: about 8 a term
+            raise FormulaError(f"the formulas of the order-{order} tensor have more than "
+                               f"{MAX_TOTAL:,} terms in all; ask for numbers (--at) instead")
         return found[key]
 
     def nest(prefix: tuple):
@@ -857,6 +895,7 @@ def jacobian_formulas(expressions: Sequence, wrt: Sequence[str] | None = None) -
     default = tuple(dict.fromkeys(v for e in exprs for v in e.variables))
     names = default if wrt is None else _wrt(exprs[0] if exprs else None, wrt)
     terms = _read(jacobian_program, exprs, names)[len(exprs):]
+    check_total(terms, "the Jacobian")
     n = len(names)
     return [[_expression(terms[i * n + j], derivative_name((names[j],), f"f{i + 1}"), exprs[i])
              for j in range(n)]

@@ -12,8 +12,11 @@ point and the batch paths agree.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
+import stat
 from collections.abc import Mapping
 from typing import NamedTuple, TextIO
 
@@ -307,14 +310,116 @@ def write_result(job, result: Mapping, point: Mapping[str, float], fmt: str,
     row.writer("point")(job, result, point, stream, echo)
 
 
-def write_to(path: str | None, write, stdout: TextIO) -> None:
-    """Call `write(stream)` on the file `path` (None or "-": `stdout`); a file that
-    cannot be written is a DataError naming it."""
+def write_to(path: str | None, write, stdout: TextIO | None, binary: bool = False) -> None:
+    """Call `write(stream)` on the file `path` (None or "-": `stdout`), a text
+    stream (bytes with `binary`); a file that cannot be written is a DataError
+    naming it. The file is replaced whole (see NewFile)."""
     if path in (None, "-"):
         write(stdout)
         return
     try:
-        with open(path, "w", encoding="utf-8") as stream:
+        raw = NewFile(path)
+        try:
+            stream = io.BufferedWriter(raw)
+            if not binary:
+                stream = io.TextIOWrapper(stream, encoding="utf-8", newline="")
             write(stream)
+            stream.flush()
+        except BaseException:
+            raw.discard()  # what is there stays, rather than half of what was to come
+            raise
+        stream.close()
     except OSError as e:
         raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+class NewFile(io.RawIOBase):
+    """A binary file written under a temporary name beside `path` and renamed to
+    `path` when closed, as the Dask parts are: a reader never finds it half
+    written, and two processes writing the same --output leave one whole file
+    (the last one's), not a torn mix. The rename happens also after an error
+    (a batch's rows before a bad row are kept, as CLI.md says). Where there is
+    nothing to rename (a FIFO, /dev/null, /dev/stdout) or no temporary file can
+    be made beside it, `path` itself is written."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = os.path.realpath(path) if os.path.islink(path) else path
+        self._temporary = None
+        fd = None
+        if _replaceable(self.path):
+            directory, name = os.path.split(self.path)
+            import tempfile
+
+            try:
+                fd, self._temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
+                                                       dir=directory or ".")
+                os.fchmod(fd, _mode_for(self.path))
+            except OSError:
+                if fd is not None:
+                    os.close(fd)
+                    os.remove(self._temporary)
+                fd, self._temporary = None, None
+        if fd is None:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):  # os.write may write less than it was given
+            done += os.write(self._fd, view[done:])
+        return done
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def discard(self) -> None:
+        """Close without the rename: the temporary file is removed."""
+        if self._temporary is not None:
+            with contextlib.suppress(OSError):
+                os.remove(self._temporary)
+            self._temporary = None
+        with contextlib.suppress(OSError):
+            self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            os.close(self._fd)
+            if self._temporary is not None:
+                os.replace(self._temporary, self.path)
+                self._temporary = None
+        finally:
+            if self._temporary is not None:  # the close or the rename failed
+                with contextlib.suppress(OSError):
+                    os.remove(self._temporary)
+            super().close()
+
+
+def _replaceable(path: str) -> bool:
+    """A regular file, or nothing yet: what a rename may put in place."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _mode_for(path: str) -> int:
+    """The permissions the file would get if opened in place: its own if it
+    exists, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

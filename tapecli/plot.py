@@ -134,13 +134,30 @@ def sample(expr: Expression, variable: str, start: float, stop: float, points: i
         raise UsageError(f"{names} {'has' if len(missing) == 1 else 'have'} no value: "
                          f"plot varies {variable} only; fix the others with {example}")
     fixed = {name: float(at[name]) for name in expr.variables if name != variable}
-    x = np.linspace(start, stop, points)
+    x = grid(start, stop, points)
     found = curves(expr, variable, {**fixed, variable: x}, order)
     # Curve k drops its k axes of one variable; one that does not depend on x
     # (a constant, or a derivative that vanishes) gets the grid's shape.
     return Samples(expr.text, variable, fixed, x,
                    tuple(np.array(np.broadcast_to(c.reshape(c.shape[:c.ndim - k]), x.shape),
                                   dtype=np.float64) for k, c in enumerate(found.values())))
+
+
+def grid(start: float, stop: float, points: int) -> np.ndarray:
+    """`points` evenly spaced values from start to stop, both included: numpy's
+    linspace, or where stop - start overflows (-1.7e308:1.7e308) start*(1 - t) +
+    stop*t, which cannot. A range too narrow for that many distinct numbers
+    (0:5e-324) is a usage error."""
+    if np.isfinite(stop - start):
+        x = np.linspace(start, stop, points)
+    else:
+        t = np.linspace(0.0, 1.0, points)
+        x = start * (1.0 - t) + stop * t
+        x[0], x[-1] = start, stop
+    if not (np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)):
+        raise UsageError(f"--over {number(start)}:{number(stop)}: too narrow for {points:,} "
+                         "distinct float64 points; give a wider range or fewer --points")
+    return x
 
 
 def curves(expr: Expression, variable: str, point: Mapping, order: int

@@ -10,9 +10,12 @@ from tapecli.plot; this module only lays it out.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import shutil
 from typing import TextIO
+
+import numpy as np
 
 from .errors import DataError, TapecliError, UsageError
 from .formats import BY_NAME as BY_FORMAT
@@ -29,6 +32,12 @@ _ASCII_FRAME = str.maketrans("┌┐└┘─│┬┴├┤┼", "++++-|+++++")
 # Rows of the plotting area: the terminal's height less the title, axis and
 # legend lines, kept between a readable minimum and a screenful.
 _MIN_ROWS, _MAX_ROWS, _OTHER_LINES = 8, 20, 8
+# Narrower than this, uniplot fails (at 1 to 4 columns) or draws nothing a
+# reader can use: the plot is drawn this wide and the terminal wraps it.
+MIN_COLUMNS = 20
+# What uniplot and matplotlib raise on data they cannot lay out (ranges near
+# float64's limits): caught where they are called, and said in one line.
+_DRAWING_ERRORS = (ValueError, ArithmeticError, RuntimeError, IndexError, TypeError)
 
 
 class MissingExtra(TapecliError):
@@ -140,6 +149,18 @@ def write_image(samples: Samples, path: str) -> None:
     figure_module = _library("matplotlib.figure")
     agg = _library("matplotlib.backends.backend_agg")
 
+    # Drawn in memory, then written by write_to: matplotlib's own writers fail on
+    # a full disk with errors of their own (the PDF writer's AttributeError).
+    picture = io.BytesIO()
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "tapecli"}), np.errstate(all="ignore"):
+            _draw_figure(samples, fmt, figure_module, agg, picture)
+    except _DRAWING_ERRORS as e:
+        raise _cannot_draw("matplotlib", e, path) from None
+    write_to(path, lambda stream: stream.write(picture.getvalue()), None, binary=True)
+
+
+def _draw_figure(samples: Samples, fmt: str, figure_module, agg, picture) -> None:
     figure = figure_module.Figure(figsize=(8, 5), dpi=150, layout="constrained")
     agg.FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -159,11 +180,16 @@ def write_image(samples: Samples, path: str) -> None:
     # No creation date and fixed SVG ids: the same plot gives the same bytes.
     metadata = {"png": {"Software": None}, "svg": {"Date": None},
                 "pdf": {"CreationDate": None}}[fmt]
-    try:
-        with matplotlib.rc_context({"svg.hashsalt": "tapecli"}):
-            figure.savefig(path, format=fmt, metadata=metadata)
-    except OSError as e:
-        raise DataError(f"cannot write {path}: {e.strerror or e}") from None
+    figure.savefig(picture, format=fmt, metadata=metadata)
+
+
+def _cannot_draw(library: str, error: BaseException, where: str) -> DataError:
+    # OverflowError from math carries (errno, text) as its arguments.
+    text = error.args[-1] if len(error.args) == 2 and isinstance(error.args[0], int) \
+        else str(error)
+    cause = (str(text).strip().splitlines() or [type(error).__name__])[0]
+    return DataError(f"cannot draw the plot in {where}: {library} failed ({cause}); "
+                     "its samples are written by --format csv")
 
 
 # -- the terminal: uniplot ---------------------------------------------------------------
@@ -198,16 +224,27 @@ def terminal_text(samples: Samples, columns: int | None = None, lines: int | Non
     its own ANSI colour and braille dots; without, ASCII markers (+ x o * ...)."""
     uniplot = _library("uniplot")
     default_columns, default_lines = terminal_size()
-    columns = columns or default_columns
+    columns = max(columns or default_columns, MIN_COLUMNS)
     lines = lines or default_lines
     rows = max(_MIN_ROWS, min(_MAX_ROWS, lines - _OTHER_LINES))
     low, high = view_range(samples.curves)
     xs, ys = zip(*(drawable(samples.x, c, low, high) for c in samples.curves))
-    text = uniplot.plot_to_string(
-        list(ys), list(xs), lines=True, legend_labels=samples.labels(),
-        width=columns, line_length_hard_cap=columns, height=rows,
-        x_min=float(samples.x[0]), x_max=float(samples.x[-1]), y_min=low, y_max=high,
-        color=color, character_set="braille" if color else "ascii")
+    # uniplot draws a line pixel by pixel over its whole length, off the picture
+    # too: a segment to 1e300 would take for ever (found by fuzz/fuzz_plot.py).
+    # Ends far beyond the view are pulled in to 100 heights of it, which moves
+    # the part of the line that shows by at most 1% of its width.
+    band = 100 * (high - low) if np.isfinite(high - low) else np.inf
+    with np.errstate(all="ignore"):
+        ys = tuple(np.clip(y, low - band, high + band) for y in ys)
+    try:
+        with np.errstate(all="ignore"):
+            text = uniplot.plot_to_string(
+                list(ys), list(xs), lines=True, legend_labels=samples.labels(),
+                width=columns, line_length_hard_cap=columns, height=rows,
+                x_min=float(samples.x[0]), x_max=float(samples.x[-1]), y_min=low, y_max=high,
+                color=color, character_set="braille" if color else "ascii")
+    except _DRAWING_ERRORS as e:
+        raise _cannot_draw("uniplot", e, "the terminal") from None
     body = text.rstrip("\n").split("\n")
     if not color:
         body = [line.translate(_ASCII_FRAME) for line in body]

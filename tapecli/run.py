@@ -29,8 +29,10 @@ from .output import stdin_is_piped, write_to
 if TYPE_CHECKING:  # annotations only: a row's own body (trace, plot) takes a Request
     from .commands import Command
 
-# The most numbers one point's result may hold (80 MB of float64).
-MAX_ENTRIES = 10_000_000
+# The most numbers one point's result may hold (8 MB of float64). At 10,000,000
+# a Hessian's tensors took 40 s and 2 GB and printed 200 MB; at this limit,
+# seconds and about 200 MB. Batches and --formula multiply it by rows or text.
+MAX_ENTRIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -241,12 +243,19 @@ def prepare_process() -> None:
     # A file-size limit reached (`ulimit -f`) is then a failed write, not a core dump.
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # SIGTERM (kill, a job scheduler's stop) unwinds like Ctrl-C: temporary files
+    # are removed and a local Dask cluster is shut down, leaving no process behind.
+    signal.signal(signal.SIGTERM, _terminate)
     if sys.stdout is None:  # fd 1 closed: fail on the first write, like any other output
         sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedStream()), encoding="utf-8")
     elif hasattr(sys.stdout, "reconfigure"):
         # A character the terminal's encoding lacks (PYTHONIOENCODING=ascii) is
         # written as an escape, never a UnicodeEncodeError.
         sys.stdout.reconfigure(errors="backslashreplace")
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # the status a shell reports for the signal
 
 
 class _ClosedStream(io.RawIOBase):

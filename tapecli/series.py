@@ -415,6 +415,12 @@ def pow(K, ans, a, b):
             v = np.where(at_zero, _power(K, ans, a, b[0]), v)
     if np.any(at_zero) and len(a) == 1:
         v[1:] = np.where(at_zero, 0.0, v[1:])
+    # 0**0 is 1 and, as the VJPs take it (d/da a**0 = 0, d/db a**b = 0 where
+    # a == 0), constant there: every order 0, as nested tapes give at order 2
+    # (x**x at 0 was 0 at order 2 and nan at order 3).
+    both_zero = at_zero & (b[0] == 0.0)
+    if np.any(both_zero):
+        v[1:] = np.where(both_zero, 0.0, v[1:])
     return v
 
 

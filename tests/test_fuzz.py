@@ -239,3 +239,37 @@ def test_arbitrary_csv_bytes_give_the_reference_rows_then_a_line_numbered_error(
     else:
         assert error is not None and str(error).startswith(f"line {bad_line}"), \
             (bad_line, str(error))
+
+
+# ---- plot ranges and widths (#22) -------------------------------------------------------------
+PLOTTED = [parse(t) for t in ("x", "x**2", "sin(x)", "1/x", "exp(x)", "log(x)")]
+ENDS = st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                 st.sampled_from([0.0, 5e-324, -5e-324, 1e308, -1e308, 1.7e308, -1.7e308,
+                                  1e-300, 1.8414267623051274e-10, -0.014279053749542098]))
+
+
+@FAST
+@given(ENDS, ENDS, st.integers(2, 80), st.integers(1, 100), st.sampled_from(PLOTTED))
+def test_any_plot_range_and_width_gives_a_picture_or_one_documented_error(
+        start, stop, points, columns, expr):
+    # Ranges near float64's limits once failed in numpy (overflow), uniplot (no active
+    # exception, a line drawn pixel by pixel to 1e300) or gave nan samples.
+    from tapecli.plot import sample
+    from tapecli.plot_draw import terminal_text
+
+    if start >= stop:
+        return  # parse_over refuses it first
+    try:
+        with np.errstate(all="ignore"):
+            samples = sample(expr, "x", start, stop, points, 1)
+    except UsageError as e:
+        assert "too narrow" in str(e)
+        return
+    assert samples.x[0] == start and samples.x[-1] == stop
+    assert np.all(np.diff(samples.x) > 0)
+    try:
+        text = terminal_text(samples, columns=columns, lines=24)
+    except DataError as e:
+        assert str(e).startswith("cannot draw the plot in the terminal: uniplot failed (")
+        return
+    assert expr.text in text and "df/dx" in text
