@@ -35,14 +35,19 @@ _settings = threading.local()  # per thread: `tape_only` in one thread leaves ot
 
 
 @contextlib.contextmanager
-def tape_only():
-    """Run every driver on the tape itself, op by op (for tracing and diagnosis)."""
-    previous = getattr(_settings, "tape_only", False)
-    _settings.tape_only = True
+def _setting_on(name: str):
+    """Turn a per-thread setting on for a `with` block, restoring it after."""
+    previous = getattr(_settings, name, False)
+    setattr(_settings, name, True)
     try:
         yield
     finally:
-        _settings.tape_only = previous
+        setattr(_settings, name, previous)
+
+
+def tape_only():
+    """Run every driver on the tape itself, op by op (for tracing and diagnosis)."""
+    return _setting_on("tape_only")
 
 
 # ---- programs: what each driver computes, as tape code ---------------------------
@@ -363,16 +368,10 @@ def _run_series(expr: Expression, point: Mapping, names: tuple[str, ...],
     return out[0], shape
 
 
-@contextlib.contextmanager
 def shrunk_steps():
     """Run Taylor mode along 3/4 of its usual directions (scaled back after): the
     same derivatives through other roundings, the error estimate of batches."""
-    previous = getattr(_settings, "shrunk", False)
-    _settings.shrunk = True
-    try:
-        yield
-    finally:
-        _settings.shrunk = previous
+    return _setting_on("shrunk")
 
 
 def _names_for(expr: Expression, wrt: Sequence[str]) -> tuple[str, ...]:
